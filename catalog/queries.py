@@ -1,0 +1,71 @@
+"""Read helpers over the catalog tables, used by the API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.errors import NotFoundError
+from catalog.tables import Customer, Item, ItemImage, Purchase
+
+__all__ = [
+    "bought_items",
+    "customer_exists",
+    "get_item",
+    "get_items",
+    "image_path",
+    "image_paths",
+]
+
+
+def get_items(session: Session, *, article_ids: Sequence[str]) -> dict[str, Item]:
+    """Return the items with these ids, by id; unknown ids are left out."""
+    if not article_ids:
+        return {}
+    items = session.scalars(select(Item).where(Item.article_id.in_(list(article_ids))))
+    return {item.article_id: item for item in items}
+
+
+def get_item(session: Session, *, article_id: str) -> Item:
+    """Return one item.
+
+    Raises:
+        NotFoundError: no item has this id.
+    """
+    item = session.get(Item, article_id)
+    if item is None:
+        raise NotFoundError("item", article_id)
+    return item
+
+
+def customer_exists(session: Session, *, customer_id: str) -> bool:
+    return session.get(Customer, customer_id) is not None
+
+
+def bought_items(session: Session, *, customer_id: str) -> set[str]:
+    """Return the ids of every item the customer bought."""
+    return set(
+        session.scalars(select(Purchase.article_id).where(Purchase.customer_id == customer_id))
+    )
+
+
+def image_path(session: Session, *, article_id: str) -> str | None:
+    """Return the path of the item's first photo, or None when it has none."""
+    return session.scalars(
+        select(ItemImage.path).where(ItemImage.article_id == article_id).order_by(ItemImage.id)
+    ).first()
+
+
+def image_paths(session: Session, *, article_ids: Sequence[str]) -> dict[str, str]:
+    """Return article_id -> path of its first photo, for the items that have one."""
+    if not article_ids:
+        return {}
+    rows = session.execute(
+        select(ItemImage.article_id, ItemImage.path)
+        .where(ItemImage.article_id.in_(list(article_ids)))
+        .order_by(ItemImage.id.desc())
+    )
+    # Later rows overwrite earlier ones, so descending ids leave the first photo.
+    return {article_id: path for article_id, path in rows}

@@ -1,0 +1,142 @@
+"""Batched style embeddings: images in, L2-normalised vectors out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from classifier.backbone import BACKBONE_NAME, EMBEDDING_DIM, load_backbone
+from classifier.errors import InvalidImageError
+from classifier.images import load_image
+from classifier.preprocess import Preprocessing
+
+__all__ = ["EmbeddedBatch", "ImageEmbedder"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedBatch:
+    """The result of one batch of files.
+
+    Attributes:
+        paths: the files that decoded, in input order.
+        vectors: float32 array (len(paths), dim), each row L2-normalised.
+        failures: (path, reason) for every file of the batch that failed.
+    """
+
+    paths: list[Path]
+    vectors: np.ndarray
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+class ImageEmbedder:
+    """EfficientNet-Lite0 pooled features as a style embedding.
+
+    The embedding is the backbone's 1280-d average-pooled activation,
+    L2-normalised so that inner product equals cosine similarity.
+    `model_version` names the backbone, the weights digest and the
+    preprocessing; every stored embedding carries it, so vectors from
+    different models are never mixed.
+    """
+
+    def __init__(
+        self,
+        *,
+        weights_path: Path | None = None,
+        preprocessing: Preprocessing | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+        decode_threads: int = 2,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if decode_threads < 1:
+            raise ValueError(f"decode_threads must be at least 1, got {decode_threads}")
+        self.preprocessing = preprocessing or Preprocessing()
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.batch_size = batch_size
+        self.decode_threads = decode_threads
+        self.dim = EMBEDDING_DIM
+
+        network, digest = load_backbone(weights_path)
+        self._network = network.to(self.device).to(memory_format=torch.channels_last)
+        self.model_version = f"{BACKBONE_NAME}-imagenet-{digest}-pad{self.preprocessing.size}"
+
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Embed decoded images.
+
+        Returns:
+            float32 array (len(images), dim), rows L2-normalised; an empty
+            (0, dim) array for an empty input.
+        """
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        arrays = [self.preprocessing.to_array(image) for image in images]
+        return self._forward(np.stack(arrays))
+
+    def embed_files(self, paths: Sequence[Path]) -> Iterator[EmbeddedBatch]:
+        """Decode and embed files batch by batch, in input order.
+
+        Decoding of the next batch runs in a thread pool while the current
+        batch is in the network. A file that cannot be decoded is reported in
+        its batch's `failures` and never stops the others.
+        """
+        batches = [
+            list(paths[start : start + self.batch_size])
+            for start in range(0, len(paths), self.batch_size)
+        ]
+        if not batches:
+            return
+        with ThreadPoolExecutor(max_workers=self.decode_threads) as pool:
+            pending = self._submit_decode(pool, batches[0])
+            for index in range(len(batches)):
+                decoded = [future.result() for future in pending]
+                if index + 1 < len(batches):
+                    pending = self._submit_decode(pool, batches[index + 1])
+                yield self._embed_decoded(batches[index], decoded)
+
+    def _submit_decode(
+        self, pool: ThreadPoolExecutor, paths: list[Path]
+    ) -> list[Future[np.ndarray | str]]:
+        return [pool.submit(self._decode, path) for path in paths]
+
+    def _decode(self, path: Path) -> np.ndarray | str:
+        try:
+            image = load_image(path, draft_size=self.preprocessing.size)
+        except InvalidImageError as error:
+            return str(error)
+        return self.preprocessing.to_array(image)
+
+    def _embed_decoded(self, paths: list[Path], decoded: list[np.ndarray | str]) -> EmbeddedBatch:
+        good_paths: list[Path] = []
+        arrays: list[np.ndarray] = []
+        failures: list[tuple[Path, str]] = []
+        for path, result in zip(paths, decoded, strict=True):
+            if isinstance(result, str):
+                logger.warning("skipping image %s: %s", path, result)
+                failures.append((path, result))
+            else:
+                good_paths.append(path)
+                arrays.append(result)
+        if arrays:
+            vectors = self._forward(np.stack(arrays))
+        else:
+            vectors = np.zeros((0, self.dim), dtype=np.float32)
+        return EmbeddedBatch(paths=good_paths, vectors=vectors, failures=failures)
+
+    @torch.inference_mode()
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        pixels = torch.from_numpy(batch)
+        inputs = self.preprocessing.normalise(pixels).to(self.device)
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        features = self._network(inputs)
+        features = torch.nn.functional.normalize(features, dim=1)
+        return features.cpu().numpy().astype(np.float32, copy=False)

@@ -1,0 +1,111 @@
+"""Style embeddings from the shipped EfficientNet-Lite0 weights, on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from classifier.backbone import EMBEDDING_DIM, default_weights_path, load_backbone
+from classifier.embedder import ImageEmbedder
+from classifier.errors import ModelLoadError
+from classifier.preprocess import Preprocessing
+
+
+@pytest.fixture(scope="module")
+def embedder() -> ImageEmbedder:
+    torch.manual_seed(0)
+    return ImageEmbedder(batch_size=4, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def photos(shared_data: Path) -> list[Path]:
+    return sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[:6]
+
+
+def test_embeddings_are_unit_vectors(embedder: ImageEmbedder, photos: list[Path]) -> None:
+    batches = list(embedder.embed_files(photos))
+    vectors = np.vstack([batch.vectors for batch in batches])
+
+    assert vectors.shape == (len(photos), EMBEDDING_DIM)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+
+
+def test_batches_keep_input_order(embedder: ImageEmbedder, photos: list[Path]) -> None:
+    batches = list(embedder.embed_files(photos))
+
+    assert [len(batch.paths) for batch in batches] == [4, 2]
+    assert [path for batch in batches for path in batch.paths] == photos
+
+
+def test_batch_equals_single(embedder: ImageEmbedder, photos: list[Path]) -> None:
+    images = [Image.open(path).convert("RGB") for path in photos[:3]]
+    together = embedder.embed(images)
+    alone = np.vstack([embedder.embed([image]) for image in images])
+
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+
+
+def test_same_photo_is_its_own_nearest(embedder: ImageEmbedder, photos: list[Path]) -> None:
+    vectors = np.vstack([batch.vectors for batch in embedder.embed_files(photos)])
+    query = embedder.embed([Image.open(photos[2]).convert("RGB")])[0]
+
+    assert int(np.argmax(vectors @ query)) == 2
+
+
+def test_unreadable_file_is_a_failure(
+    embedder: ImageEmbedder, photos: list[Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    batches = list(embedder.embed_files([photos[0], broken, photos[1]]))
+
+    assert [path for batch in batches for path in batch.paths] == [photos[0], photos[1]]
+    assert [path for batch in batches for path, _ in batch.failures] == [broken]
+
+
+def test_model_version_names_weights(embedder: ImageEmbedder) -> None:
+    assert embedder.model_version.startswith("efficientnet-lite0-imagenet-")
+    assert embedder.model_version.endswith("-pad224")
+
+
+def test_wrong_weights_file_raises(tmp_path: Path) -> None:
+    weights = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(3, 3)}, weights)
+
+    with pytest.raises(ModelLoadError, match="do not fit"):
+        load_backbone(weights)
+
+
+def test_missing_weights_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_backbone(tmp_path / "missing.pth")
+
+
+def test_shipped_weights_are_found() -> None:
+    assert default_weights_path().is_file()
+
+
+def test_letterbox_keeps_aspect_ratio() -> None:
+    preprocessing = Preprocessing(size=32)
+    portrait = Image.new("RGB", (20, 40), (0, 0, 0))
+    array = preprocessing.to_array(portrait)
+
+    assert array.shape == (32, 32, 3)
+    assert (array[:, :8] == 255).all()
+    assert (array[:, 8:24] == 0).all()
+
+
+def test_preprocessing_round_trips() -> None:
+    preprocessing = Preprocessing(size=240, mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.2))
+
+    assert Preprocessing.from_dict(preprocessing.to_dict()) == preprocessing
+
+
+def test_preprocessing_rejects_tiny_size() -> None:
+    with pytest.raises(ValueError, match="at least 16"):
+        Preprocessing(size=4)
