@@ -1,8 +1,8 @@
 """Decode an image file or upload into an upright 8-bit RGB image.
 
-Every image the classifier sees passes through `load_image`, so that a photo
-taken with a rotated phone, a transparent PNG or a 16-bit scan all reach the
-models in the same form.
+The classifier decodes every image with `load_image`, so that a photo taken
+with a rotated phone, a transparent PNG and a 16-bit scan all reach the models
+in the same form.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -24,9 +25,8 @@ __all__ = ["DEFAULT_MAX_PIXELS", "load_image"]
 
 logger = logging.getLogger(__name__)
 
-# 40 megapixels is more than any phone camera in common use (a 48 MP sensor
-# bins to 12 MP by default) while a decoded RGB image of that size still fits
-# in 120 MB of memory.
+# The default admits photos of up to 40 megapixels, whose decoded RGB pixels
+# take 120 MB (3 bytes a pixel).
 DEFAULT_MAX_PIXELS = 40_000_000
 
 _WHITE = (255, 255, 255)
@@ -56,7 +56,7 @@ def load_image(
     2. The pixel data is decoded in full. A truncated file is rejected even if
        the process has set `PIL.ImageFile.LOAD_TRUNCATED_IMAGES`.
     3. The EXIF orientation tag is applied, so width and height are those of
-       the photo as a person sees it.
+       the photo as it is meant to be displayed.
     4. The pixels are converted to RGB: transparency (RGBA, LA, palette with a
        transparent colour) is composited on white, greyscale and CMYK are
        converted, and 16-bit or 32-bit samples are scaled (not clipped) to 0..255.
@@ -89,35 +89,33 @@ def load_image(
         raise ValueError(f"draft_size must be positive, got {draft_size}")
 
     if isinstance(source, bytes):
-        name = "upload"
         if not source:
             raise InvalidImageError("upload is empty: send the bytes of a JPEG, PNG or WebP file")
-        handle: io.BufferedIOBase = io.BytesIO(source)
-    else:
-        name = os.fspath(source)
-        handle = Path(source).open("rb")
+        return _load(io.BytesIO(source), "upload", max_pixels, draft_size)
+    with Path(source).open("rb") as handle:
+        return _load(handle, os.fspath(source), max_pixels, draft_size)
 
-    with handle:
-        image = _open(handle, name)
-        with image:
-            _check_pixel_count(image, name, max_pixels)
-            if draft_size is not None and image.format == "JPEG":
-                image.draft("RGB", (draft_size, draft_size))
-            _decode(image, name)
-            upright = _apply_orientation(image, name)
+
+def _load(handle: BinaryIO, name: str, max_pixels: int, draft_size: int | None) -> Image.Image:
+    with _open(handle, name) as image:
+        _check_pixel_count(image, name, max_pixels)
+        if draft_size is not None and image.format == "JPEG":
+            image.draft("RGB", (draft_size, draft_size))
+        _decode(image, name)
+        upright = _apply_orientation(image, name)
     return _to_rgb(upright, name)
 
 
-def _open(handle: io.BufferedIOBase, name: str) -> Image.Image:
+def _open(handle: BinaryIO, name: str) -> Image.Image:
     try:
         return Image.open(handle)
     except UnidentifiedImageError as error:
         raise InvalidImageError(
-            f"{name} is not an image Pillow can read: send a JPEG, PNG, WebP or GIF file"
+            f"{name} is not an image that Pillow can read: send a JPEG, PNG, WebP or GIF file"
         ) from error
     except Image.DecompressionBombError as error:
-        # Pillow's own limit (Image.MAX_IMAGE_PIXELS, twice over) can fire in
-        # open() before our limit is checked.
+        # Pillow raises this in open() for more than twice Image.MAX_IMAGE_PIXELS,
+        # before our own limit is checked.
         raise InvalidImageError(
             f"{name} is too large to decode ({error}): resize it before sending it"
         ) from error
@@ -213,7 +211,7 @@ def _truncated_images_rejected() -> Iterator[None]:
     """Turn ImageFile.LOAD_TRUNCATED_IMAGES off for the duration of a load.
 
     NOTE: other code that decodes images in another thread while a load here
-    is running also sees the flag off.
+    is running also reads the flag as off.
     """
     global _truncation_overrides, _truncation_saved
     with _truncation_lock:
