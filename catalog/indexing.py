@@ -1,4 +1,4 @@
-"""The batch indexing job: embed every new or changed product photo."""
+"""The batch indexing job: embed (and label) every new or changed product photo."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from sqlalchemy import Engine, and_, delete, insert, select
 from tqdm import tqdm
 
 from catalog.db import session_scope
-from catalog.tables import Embedding, ItemImage
-from classifier.embedder import ImageEmbedder
+from catalog.tables import Embedding, ItemImage, ItemLabels
+from classifier.embedder import BatchEmbedder
+from classifier.predict import ClassifiedBatch
 
 __all__ = ["IndexingSummary", "index_images", "load_item_embeddings"]
 
@@ -48,10 +49,13 @@ def _pending_images(engine: Engine, model_version: str) -> tuple[list[ItemImage]
 
 
 def index_images(
-    engine: Engine, embedder: ImageEmbedder, *, progress: bool = False
+    engine: Engine, embedder: BatchEmbedder, *, progress: bool = False
 ) -> IndexingSummary:
     """Embed every catalog photo that has no embedding for `embedder.model_version`.
 
+    With a `HeadAttireClassifier` the embedding is its trained style embedding,
+    and the photo's labels are stored in `item_labels` under the same model
+    version. With an `ImageEmbedder` only the ImageNet embedding is stored.
     A photo is embedded again when its content hash changed since its
     embedding was made. Each batch is committed on its own, so a run that is
     stopped part-way keeps its finished batches and the next run does only
@@ -73,6 +77,7 @@ def index_images(
     with tqdm(total=len(pending), desc="index", unit="img", disable=not progress) as bar:
         for batch in embedder.embed_files(list(by_path)):
             rows = []
+            label_rows = _label_rows(batch, by_path, model_version)
             for path, vector in zip(batch.paths, batch.vectors, strict=True):
                 image = by_path[path]
                 rows.append(
@@ -96,6 +101,16 @@ def index_images(
                         )
                     )
                     session.execute(insert(Embedding), rows)
+                if label_rows:
+                    session.execute(
+                        delete(ItemLabels).where(
+                            and_(
+                                ItemLabels.model_version == model_version,
+                                ItemLabels.image_id.in_(image_ids),
+                            )
+                        )
+                    )
+                    session.execute(insert(ItemLabels), label_rows)
             summary.processed += len(rows)
             summary.failures.extend((str(path), reason) for path, reason in batch.failures)
             bar.update(len(batch.paths) + len(batch.failures))
@@ -109,6 +124,24 @@ def index_images(
         len(summary.failures),
     )
     return summary
+
+
+def _label_rows(
+    batch: object, by_path: dict[Path, ItemImage], model_version: str
+) -> list[dict[str, object]]:
+    if not isinstance(batch, ClassifiedBatch):
+        return []
+    rows: list[dict[str, object]] = []
+    for path, attire in zip(batch.paths, batch.attire, strict=True):
+        image = by_path[path]
+        row: dict[str, object] = {
+            "image_id": image.id,
+            "model_version": model_version,
+            "image_sha256": image.sha256,
+        }
+        row.update(attire.to_dict())
+        rows.append(row)
+    return rows
 
 
 def load_item_embeddings(engine: Engine, model_version: str) -> tuple[list[str], np.ndarray]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.errors import NotFoundError
-from catalog.tables import Customer, Item, ItemImage, Purchase
+from catalog.tables import Customer, Item, ItemImage, ItemLabels, Purchase
 
 __all__ = [
     "bought_items",
@@ -17,6 +17,8 @@ __all__ = [
     "get_items",
     "image_path",
     "image_paths",
+    "item_labels",
+    "latest_labels_version",
 ]
 
 
@@ -69,3 +71,38 @@ def image_paths(session: Session, *, article_ids: Sequence[str]) -> dict[str, st
     )
     # Later rows overwrite earlier ones, so descending ids leave the first photo.
     return {article_id: path for article_id, path in rows}
+
+
+def latest_labels_version(session: Session) -> str | None:
+    """Return the model version of the most recently stored labels, or None when there are none."""
+    return session.scalars(
+        select(ItemLabels.model_version).order_by(ItemLabels.id.desc()).limit(1)
+    ).first()
+
+
+def item_labels(
+    session: Session, *, article_ids: Sequence[str], model_version: str | None = None
+) -> dict[str, ItemLabels]:
+    """Return article_id -> the labels of its first photo, for items that have current labels.
+
+    Labels count as current when they were made from the photo's present
+    content (same sha256). `model_version` defaults to the version of the most
+    recently stored labels; items without labels of that version are left out.
+    """
+    if not article_ids:
+        return {}
+    version = model_version or latest_labels_version(session)
+    if version is None:
+        return {}
+    rows = session.execute(
+        select(ItemImage.article_id, ItemLabels)
+        .join(ItemLabels, ItemLabels.image_id == ItemImage.id)
+        .where(
+            ItemImage.article_id.in_(list(article_ids)),
+            ItemLabels.model_version == version,
+            ItemLabels.image_sha256 == ItemImage.sha256,
+        )
+        .order_by(ItemImage.id.desc())
+    )
+    # Later rows overwrite earlier ones, so descending ids leave the first photo.
+    return {article_id: labels for article_id, labels in rows}

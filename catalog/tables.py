@@ -1,4 +1,4 @@
-"""SQL tables of the catalog: items, their images, shoppers, purchases, embeddings."""
+"""SQL tables of the catalog: items, their images, shoppers, purchases, embeddings, labels."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Customer", "Embedding", "Item", "ItemImage", "Purchase"]
+__all__ = ["Base", "Customer", "Embedding", "Item", "ItemImage", "ItemLabels", "Purchase"]
 
 # Explicit constraint names keep Alembic migrations identical on SQLite and
 # PostgreSQL, and let batch mode on SQLite find constraints by name.
@@ -128,6 +128,36 @@ class Embedding(Base):
     image_sha256: Mapped[str] = mapped_column(String(64))
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class ItemLabels(Base):
+    """The head-attire labels that one classifier version gave an item image.
+
+    Label columns contain the English label names of `classifier.taxonomy`,
+    and ``type`` is ``none`` for everything that is not head attire. Each
+    confidence is the classifier's softmax probability of that label, 0..1.
+    """
+
+    __tablename__ = "item_labels"
+    __table_args__ = (UniqueConstraint("image_id", "model_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("item_images.id", ondelete="CASCADE"), index=True
+    )
+    model_version: Mapped[str] = mapped_column(String(255), index=True)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    type_confidence: Mapped[float] = mapped_column(Float)
+    colour: Mapped[str] = mapped_column(String(64))
+    colour_confidence: Mapped[float] = mapped_column(Float)
+    pattern: Mapped[str] = mapped_column(String(64))
+    pattern_confidence: Mapped[float] = mapped_column(Float)
+    material: Mapped[str] = mapped_column(String(64))
+    material_confidence: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -2,7 +2,9 @@
 
 Exit codes: 0 success, 1 unexpected failure, 2 invalid command line,
 3 invalid input data, 4 a required artifact is missing (run the job that
-produces it), 130 interrupted.
+produces it), 5 another indexing job holds the lock on the data directory
+(`milliner index` only; retry when it has finished), 6 `milliner doctor`
+found the data directory inconsistent, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catalog.errors import CatalogError
+from catalog.locking import IndexingLockedError
 from catalog.settings import Settings
 from classifier.errors import ClassifierError
 from recsys.errors import ArtifactMissingError
 from recsys.ranker import TrainingConfig
 
 if TYPE_CHECKING:
+    from catalog.importer import ImportSummary
     from recsys.pipeline import QuickstartResult
 
-__all__ = ["EXIT_INVALID_INPUT", "EXIT_MISSING_ARTIFACT", "build_parser", "main"]
+__all__ = ["EXIT_INVALID_INPUT", "EXIT_LOCKED", "EXIT_MISSING_ARTIFACT", "build_parser", "main"]
 
 logger = logging.getLogger("milliner")
 
@@ -32,7 +36,15 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INVALID_INPUT = 3
 EXIT_MISSING_ARTIFACT = 4
+EXIT_LOCKED = 5
+EXIT_INCONSISTENT = 6
 EXIT_INTERRUPTED = 130
+
+# The values of classifier.embedder.PRECISIONS and recsys.jobs.EXECUTIONS and
+# DEFAULT_PRECISION, repeated so that `milliner --help` does not import torch.
+_PRECISIONS = ("fp32", "bf16")
+_DEFAULT_PRECISION = "bf16"
+_ENGINES = ("local", "ray")
 
 _DEFAULT_HOST = "127.0.0.1"
 _DEFAULT_PORT = 8000
@@ -86,6 +98,12 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=_port, default=_DEFAULT_PORT, help=f"TCP port (default: {_DEFAULT_PORT})"
     )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the artifacts and the database (default: 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="milliner",
         description="Recommendations that understand head attire.",
         epilog="Exit codes: 0 ok, 1 failure, 2 bad command line, 3 invalid input data, "
-        "4 missing artifact, 130 interrupted.",
+        "4 missing artifact, 5 another indexing job holds the lock, "
+        "6 doctor found an inconsistent data directory, 130 interrupted.",
     )
     parser.add_argument(
         "--home",
@@ -120,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="import articles.csv, images/ and transactions.csv from a catalog directory",
     )
     importer.add_argument("--data", type=Path, required=True, help="catalog directory")
+    importer.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of the CSV files, a Python codec name such as cp1252 or latin-1 "
+        "(default: utf-8; a byte order mark is skipped)",
+    )
+    importer.add_argument(
+        "--date-format",
+        help="strftime format of t_dat in transactions.csv, e.g. %%d/%%m/%%Y "
+        "(default: detected from the whole column; required when day and month are ambiguous)",
+    )
 
     index = commands.add_parser(
         "index", help="embed new or changed product photos and publish the similarity index"
@@ -135,16 +165,33 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--device", help="torch device, e.g. cpu or cuda (default: cuda when present, else cpu)"
     )
+    index.add_argument(
+        "--precision",
+        choices=_PRECISIONS,
+        default=_DEFAULT_PRECISION,
+        help="arithmetic of the ImageNet embedder's forward pass; bf16 vectors get their own "
+        f"model version (default: {_DEFAULT_PRECISION})",
+    )
+    index.add_argument(
+        "--engine",
+        choices=_ENGINES,
+        default="local",
+        help="where images are decoded and embedded: local, or ray on the cluster that "
+        "RAY_ADDRESS names, else a local Ray cluster (needs milliner[ray]; default: local)",
+    )
 
-    train = commands.add_parser("train", help="train the hybrid ranker on every purchase")
+    train = commands.add_parser(
+        "train", help="train the hybrid ranker on every purchase, or the head-attire classifier"
+    )
     train.add_argument(
         "what",
         nargs="?",
-        choices=["ranker"],
+        choices=["ranker", "classifier"],
         default="ranker",
         help="what to train (default: ranker)",
     )
     _add_training_options(train)
+    _add_classifier_options(train)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -154,9 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "what",
         nargs="?",
-        choices=["ranking"],
+        choices=["ranking", "classifier"],
         default="ranking",
-        help="what to evaluate (default: ranking)",
+        help="what to evaluate (default: ranking); classifier measures the published "
+        "classifier on its held-out products",
     )
     split = evaluate.add_mutually_exclusive_group()
     split.add_argument(
@@ -165,13 +213,39 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument(
         "--test-days",
         type=_positive_int,
-        default=2,
-        help="test on the last N days of purchases (default: 2)",
+        default=None,
+        help="test on the last N days of purchases (default: 28 when the purchases span "
+        "at least 56 days, else 2)",
     )
     evaluate.add_argument(
         "--k", type=_positive_int, default=12, help="cut-off of the ranked lists (default: 12)"
     )
     _add_training_options(evaluate)
+
+    classify = commands.add_parser(
+        "classify",
+        help="print the head attire in photos, one JSON object per line (needs a trained "
+        "classifier)",
+    )
+    classify.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photo files")
+    classify.add_argument(
+        "--kind",
+        choices=["product", "person", "auto"],
+        default="auto",
+        help="product photo, photo of a person, or auto: a person when a face is found "
+        "(default: auto)",
+    )
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that the database is migrated and every published artifact is complete "
+        f"and consistent with the catalog (exit code {EXIT_INCONSISTENT} when not)",
+    )
+    doctor.add_argument(
+        "--fix",
+        action="store_true",
+        help="remove staging leftovers of interrupted runs (only while no index or train runs)",
+    )
 
     serve = commands.add_parser("serve", help="serve the HTTP API from the published artifacts")
     _add_serve_options(serve)
@@ -192,19 +266,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_classifier_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("classifier training (train classifier)")
+    group.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help="catalog directory in the H&M layout to train on; repeat for several",
+    )
+    group.add_argument(
+        "--street-photos",
+        type=Path,
+        help="directory of photos of people (photos/, labels.csv with a hat column) to fit "
+        "and test the hat-presence head on (default: none)",
+    )
+    group.add_argument(
+        "--views",
+        type=int,
+        default=1,
+        help="augmented views of each training photo, besides the photo itself (default: 1)",
+    )
+    group.add_argument(
+        "--deterministic", action="store_true", help="use deterministic torch kernels"
+    )
+
+
 def _training_config(args: argparse.Namespace) -> TrainingConfig:
     return TrainingConfig(
         epochs=args.epochs, components=args.components, seed=args.seed, threads=args.threads
     )
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
-    from recsys.api import create_app
-
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # Worker processes build the app from the environment, so the data
+    # directory chosen with --home reaches them through it.
+    os.environ["MILLINER_HOME"] = str(settings.home)
+    os.environ["MILLINER_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "recsys.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -221,9 +330,28 @@ def _run(args: argparse.Namespace) -> int:
             db.downgrade(settings.database_url, args.revision)
         return EXIT_OK
 
+    if args.command == "doctor":
+        from recsys.doctor import check_data_directory
+
+        report = check_data_directory(settings, fix=args.fix)
+        for finding in report.findings:
+            status = "ok" if finding.ok else "FAIL"
+            if finding.fixed:
+                status = "fixed"
+            print(f"{status:<5} {finding.check}: {finding.message}")
+        print("consistent" if report.ok else "inconsistent: see the FAIL lines")
+        return EXIT_OK if report.ok else EXIT_INCONSISTENT
+
     if args.command == "serve":
-        _serve(settings, args.host, args.port)
+        _serve(settings, args.host, args.port, args.workers)
         return EXIT_OK
+
+    if args.command in ("train", "evaluate", "classify") and (
+        args.command == "classify" or args.what == "classifier"
+    ):
+        from recsys.classifier_commands import run_classifier_command
+
+        return run_classifier_command(args, settings, progress=progress)
 
     if args.command == "quickstart":
         from recsys.pipeline import run_quickstart
@@ -237,40 +365,43 @@ def _run(args: argparse.Namespace) -> int:
         )
         _print_quickstart(result, args.host, args.port, serving=not args.no_serve)
         if not args.no_serve:
-            _serve(settings, args.host, args.port)
+            _serve(settings, args.host, args.port, args.workers)
         return EXIT_OK
 
     engine = db.create_db_engine(settings.database_url)
     try:
         if args.command == "import":
-            from catalog.importer import import_catalog
+            from catalog.importer import ImportOptions, import_catalog
 
-            articles, purchases = import_catalog(engine, args.data, progress=progress)
-            print(
-                f"articles: {articles.imported} imported, {len(articles.rejected)} rejected "
-                f"{articles.details}"
+            options = ImportOptions(
+                encoding=args.encoding,
+                date_format=args.date_format,
+                rejected_dir=settings.home / "rejected",
             )
-            print(
-                f"purchases: {purchases.imported} imported, {len(purchases.rejected)} rejected "
-                f"{purchases.details}"
-            )
+            summaries = import_catalog(engine, args.data, progress=progress, options=options)
+            for kind, summary in zip(("articles", "purchases"), summaries, strict=True):
+                _print_import_summary(kind, summary)
         elif args.command == "index":
             from recsys.jobs import run_indexing
 
-            summary, index = run_indexing(
+            indexing, index = run_indexing(
                 engine,
                 settings,
                 batch_size=args.batch_size,
                 weights_path=args.weights,
                 device=args.device,
                 progress=progress,
+                precision=args.precision,
+                execution=args.engine,
             )
+            rate = indexing.processed / indexing.seconds if indexing.seconds else 0.0
             print(
-                f"indexed {summary.processed} photos in {summary.seconds:.1f} s, "
-                f"{summary.skipped} up to date, {len(summary.failures)} failed; "
-                f"the index holds {len(index)} items ({index.model_version})"
+                f"processed {indexing.processed} photos in {indexing.seconds:.1f} s "
+                f"({rate:.1f} images/s), skipped {indexing.skipped} up to date, "
+                f"failed {len(indexing.failures)}"
             )
-            for path, reason in summary.failures:
+            print(f"the index holds {len(index)} items ({index.kind}, {index.model_version})")
+            for path, reason in indexing.failures:
                 print(f"  failed: {path}: {reason}")
         elif args.command == "train":
             from recsys.jobs import run_training
@@ -293,22 +424,38 @@ def _run(args: argparse.Namespace) -> int:
                 config=_training_config(args),
                 progress=progress,
             )
+            print(f"{'ranker':<11} {'segment':<10} {'MAP@' + str(evaluation.k):<25} recall")
             for scores in evaluation.rankers:
-                figures = ", ".join(
-                    f"{metric}@{evaluation.k} {interval.mean:.4f} "
-                    f"[{interval.low:.4f}, {interval.high:.4f}]"
-                    for metric, interval in scores.intervals.items()
-                )
-                print(f"{scores.name}: {figures}")
+                for segment in ("all", "returning", "cold_items"):
+                    if segment not in scores.segments:
+                        continue
+                    values = scores.segments[segment]
+                    figures = [
+                        f"{values[m].mean:.4f} [{values[m].low:.4f}, {values[m].high:.4f}]"
+                        for m in ("map", "recall")
+                    ]
+                    print(f"{scores.name:<11} {segment:<10} {figures[0]:<25} {figures[1]}")
             print(
                 f"measured on {evaluation.test_shoppers} shoppers "
                 f"({evaluation.returning_shoppers} returning) and "
-                f"{evaluation.test_purchases} purchases from {evaluation.cut}"
+                f"{evaluation.test_purchases} purchases from {evaluation.cut}; blend weights "
+                f"{evaluation.validation.get('weights')}"
             )
             print(f"report: {html_path}\ndata:   {json_path}")
     finally:
         engine.dispose()
     return EXIT_OK
+
+
+def _print_import_summary(kind: str, summary: ImportSummary) -> None:
+    details = ", ".join(f"{name} {count}" for name, count in summary.details.items())
+    print(f"{kind}: {summary.imported} imported, {len(summary.rejected)} rejected ({details})")
+    for name, value in summary.layout.items():
+        print(f"  {name}: {value}")
+    if summary.rejected_file is not None:
+        print(f"  rejected rows with their line numbers and reasons: {summary.rejected_file}")
+    elif summary.rejected:
+        print("  rejected rows were not written to a file (no writable directory); see the log")
 
 
 def _print_quickstart(result: QuickstartResult, host: str, port: int, *, serving: bool) -> None:
@@ -324,6 +471,11 @@ def _print_quickstart(result: QuickstartResult, host: str, port: int, *, serving
         print(f"  {base}/v1/customers/{result.example_customer}/recommendations?k=12")
     if result.example_item:
         print(f"  {base}/v1/items/{result.example_item}/similar?k=12")
+    print(
+        "the index uses ImageNet features unless a classifier is trained; for head-attire "
+        "labels and a trained style embedding run `milliner train classifier --data DIR`, "
+        "then `milliner index`"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,6 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return _run(args)
+    except IndexingLockedError as error:
+        logger.error("%s", error)
+        return EXIT_LOCKED
     except ArtifactMissingError as error:
         logger.error("%s", error)
         return EXIT_MISSING_ARTIFACT

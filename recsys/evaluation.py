@@ -1,10 +1,18 @@
-"""Offline evaluation: replay purchases on a time split and score each ranker."""
+"""Offline evaluation: replay purchases on a time split and score each ranker.
+
+Protocol: train on every purchase before the cut date, test on the
+purchases from the cut on. The blend weights are chosen on a validation
+window of the same length just before the cut, with models trained on the
+purchases before that window, so the test window never informs a choice.
+Every headline figure carries a 95% percentile bootstrap interval over
+shoppers.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,24 +20,76 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from catalog.indexing import load_item_embeddings
+from classifier.taxonomy import type_from_product_type
+from recsys.blending import tune_blend_weights
 from recsys.data import build_item_features, load_items, load_purchases
-from recsys.metrics import ConfidenceInterval, average_precision_at_k, bootstrap_ci, recall_at_k
-from recsys.popularity import popular_items
-from recsys.ranker import RankerModel, TrainingConfig, train_ranker
+from recsys.metrics import (
+    ConfidenceInterval,
+    auc,
+    bootstrap_ci,
+    catalog_coverage,
+    evaluate_lists,
+    intra_list_diversity,
+    novelty,
+    recall_curve,
+)
+from recsys.ranker import TrainingConfig, train_ranker
+from recsys.rankers import RankerSpec, build_rankers
+from recsys.recommend import BlendWeights, Recommender, top_k_columns
+from recsys.similarity import SimilarityIndex
 
-__all__ = ["EvaluationResult", "RankerScores", "evaluate_rankers", "split_by_time"]
+__all__ = [
+    "LONG_HISTORY_DAYS",
+    "RECALL_CURVE_KS",
+    "SEGMENTS",
+    "EvaluationResult",
+    "RankerScores",
+    "default_test_days",
+    "evaluate_rankers",
+    "split_by_time",
+]
 
 logger = logging.getLogger(__name__)
+
+# A history spanning at least this many days is tested on its last 28 days,
+# which cover four weekly cycles. A shorter one is tested on its last 2 days,
+# so that a week of data still leaves most days for training.
+LONG_HISTORY_DAYS = 56
+_LONG_TEST_DAYS = 28
+_SHORT_TEST_DAYS = 2
+RECALL_CURVE_KS = (1, 2, 3, 5, 8, 12, 20, 30, 50, 100)
+SEGMENTS = {
+    "all": "every shopper with a test purchase",
+    "returning": "shoppers with a purchase before the cut",
+    "new": "shoppers with no purchase before the cut (popularity fallback)",
+    "cold_items": "relevant items restricted to items never bought before the cut",
+    "head_attire": "shoppers who bought head attire in the test window",
+}
+_SEGMENT_METRICS = ("map", "recall", "ndcg", "hit_rate")
+_BATCH_SHOPPERS = 128
 
 
 @dataclass
 class RankerScores:
-    """Per-shopper metrics of one ranker and their bootstrap intervals."""
+    """Metrics of one ranker: per shopper, bootstrap intervals, curves and segments.
+
+    Attributes:
+        per_shopper: metric -> float64 (test_shoppers,) in `EvaluationResult.shoppers` order.
+        intervals: metric -> mean and 95% interval; metrics map, recall,
+            precision, ndcg, hit_rate, auc, diversity, novelty.
+        recall_curve: k -> mean recall@k over all test shoppers.
+        coverage: share of the candidate items in at least one top-k list.
+        segments: segment name -> metric -> interval.
+        recommendations: customer id -> top-k article ids.
+    """
 
     name: str
     description: str
     per_shopper: dict[str, np.ndarray]
     intervals: dict[str, ConfidenceInterval]
+    recall_curve: dict[int, float]
+    coverage: float
+    segments: dict[str, dict[str, ConfidenceInterval]]
     recommendations: dict[str, list[str]]
 
 
@@ -45,27 +105,47 @@ class EvaluationResult:
     returning_shoppers: int
     first_day: dt.date
     last_day: dt.date
+    shoppers: list[str] = field(default_factory=list)
+    segment_sizes: dict[str, int] = field(default_factory=dict)
+    cold_test_items: int = 0
+    test_items: int = 0
+    validation: dict[str, object] = field(default_factory=dict)
     rankers: list[RankerScores] = field(default_factory=list)
     training: dict[str, object] = field(default_factory=dict)
+    train: pd.DataFrame = field(default_factory=pd.DataFrame)
+    test: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def default_test_days(first_day: dt.date, last_day: dt.date) -> int:
+    """Return the default test window: 28 days for long histories, 2 for short ones.
+
+    A history is long when it spans at least `LONG_HISTORY_DAYS` days.
+    """
+    span = (last_day - first_day).days + 1
+    return _LONG_TEST_DAYS if span >= LONG_HISTORY_DAYS else _SHORT_TEST_DAYS
 
 
 def split_by_time(
-    purchases: pd.DataFrame, *, cut: dt.date | None = None, test_days: int = 2
+    purchases: pd.DataFrame, *, cut: dt.date | None = None, test_days: int | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dt.date]:
     """Split purchases into those before `cut` (train) and from `cut` on (test).
 
-    Without `cut`, the test window is the last `test_days` calendar days
-    of the purchases: cut = last purchase day - test_days + 1.
+    Without `cut`, the test window is the last `test_days` calendar days of
+    the purchases (cut = last purchase day - test_days + 1); without either,
+    `default_test_days` chooses the window.
 
     Raises:
-        ValueError: either side of the split would be empty.
+        ValueError: there are no purchases, test_days < 1, or either side of
+            the split would be empty.
     """
     if purchases.empty:
         raise ValueError("there are no purchases to evaluate on: import a transactions.csv first")
-    if test_days < 1:
-        raise ValueError(f"test_days must be at least 1, got {test_days}")
     first: dt.date = min(purchases["purchased_on"])
     last: dt.date = max(purchases["purchased_on"])
+    if test_days is None:
+        test_days = default_test_days(first, last)
+    if test_days < 1:
+        raise ValueError(f"test_days must be at least 1, got {test_days}")
     if cut is None:
         cut = last - dt.timedelta(days=test_days - 1)
     train = purchases.loc[purchases["purchased_on"] < cut]
@@ -78,112 +158,244 @@ def split_by_time(
     return train, test, cut
 
 
-def _score_lists(
-    name: str,
-    description: str,
-    recommend: Callable[[Sequence[str]], list[list[str]]],
+def _choose_weights(
+    train: pd.DataFrame,
+    cut: dt.date,
+    window_days: int,
+    items: pd.DataFrame,
+    features: dict[str, list[str]],
+    index: SimilarityIndex,
+    config: TrainingConfig,
+    k: int,
+) -> tuple[BlendWeights, dict[str, object]]:
+    """Tune the blend on the `window_days` before the cut, trained on what precedes them."""
+    start = cut - dt.timedelta(days=window_days)
+    before = train.loc[train["purchased_on"] < start]
+    window = train.loc[train["purchased_on"] >= start]
+    report: dict[str, object] = {
+        "window": f"{start} to {cut - dt.timedelta(days=1)}",
+        "train_purchases": len(before),
+        "purchases": len(window),
+    }
+    if before.empty or window.empty:
+        logger.warning(
+            "the validation window %s leaves no training or validation purchases; "
+            "using the default blend weights",
+            report["window"],
+        )
+        weights = BlendWeights()
+        report.update(weights=weights.as_dict(), map=None, tuned=False)
+        return weights, report
+    ranker = train_ranker(before, features, config=config)
+    recommender = Recommender.from_artifacts(ranker, index, items, before)
+    weights, score = tune_blend_weights(recommender, window, k=k)
+    report.update(weights=weights.as_dict(), map=score, tuned=True)
+    return weights, report
+
+
+def _interval(values: np.ndarray) -> ConfidenceInterval:
+    finite = values[~np.isnan(values)]
+    if finite.size == 0:
+        return ConfidenceInterval(mean=float("nan"), low=float("nan"), high=float("nan"), n=0)
+    return bootstrap_ci(values)
+
+
+def _score_ranker(
+    spec: RankerSpec,
+    recommender: Recommender,
     shoppers: Sequence[str],
     relevant: Sequence[set[str]],
+    segments: dict[str, tuple[np.ndarray, list[set[str]]]],
+    item_popularity: dict[str, int],
+    n_train_shoppers: int,
     k: int,
 ) -> RankerScores:
-    lists = recommend(shoppers)
-    per_shopper = {
-        "map": average_precision_at_k(lists, relevant, k=k),
-        "recall": recall_at_k(lists, relevant, k=k),
-    }
-    intervals = {metric: bootstrap_ci(values) for metric, values in per_shopper.items()}
+    column = {article_id: i for i, article_id in enumerate(recommender.item_ids)}
+    longest = max(max(RECALL_CURVE_KS), k)
+    lists: list[list[str]] = []
+    auc_values = np.full(len(shoppers), np.nan)
+    for start in range(0, len(shoppers), _BATCH_SHOPPERS):
+        batch = list(shoppers[start : start + _BATCH_SHOPPERS])
+        scores = spec.score(batch)
+        top = top_k_columns(scores, longest)
+        lists.extend([recommender.item_ids[c] for c in row if c >= 0] for row in top)
+        indices = [
+            sorted(column[a] for a in relevant[start + row] if a in column)
+            for row in range(len(batch))
+        ]
+        scored = [row for row, found in enumerate(indices) if found]
+        if scored:
+            auc_values[[start + row for row in scored]] = auc(
+                scores[scored], [indices[row] for row in scored]
+            )
+
+    top_k = [items[:k] for items in lists]
+    per_shopper = evaluate_lists(top_k, relevant, k=k)
+    per_shopper["auc"] = auc_values
+    # Items without a photo have a zero vector; leaving them out of the row
+    # index makes the diversity metric skip them.
+    with_photo = np.linalg.norm(recommender.item_vectors, axis=1) > 0
+    embedded = {article_id: i for article_id, i in column.items() if with_photo[i]}
+    per_shopper["diversity"] = intra_list_diversity(
+        top_k, recommender.item_vectors, k, row_index=embedded
+    )
+    per_shopper["novelty"] = novelty(top_k, item_popularity, n_train_shoppers, k)
+    intervals = {metric: _interval(values) for metric, values in per_shopper.items()}
+
+    segment_intervals: dict[str, dict[str, ConfidenceInterval]] = {}
+    for segment, (rows, segment_relevant) in segments.items():
+        if rows.size == 0:
+            continue
+        values = evaluate_lists([top_k[row] for row in rows], segment_relevant, k=k)
+        segment_intervals[segment] = {
+            metric: bootstrap_ci(values[metric]) for metric in _SEGMENT_METRICS
+        }
+
     logger.info(
-        "%s: MAP@%d %.4f, recall@%d %.4f on %d shoppers",
-        name,
+        "%s: MAP@%d %.4f [%.4f, %.4f], recall@%d %.4f on %d shoppers",
+        spec.name,
         k,
         intervals["map"].mean,
+        intervals["map"].low,
+        intervals["map"].high,
         k,
         intervals["recall"].mean,
         len(shoppers),
     )
     return RankerScores(
-        name=name,
-        description=description,
+        name=spec.name,
+        description=spec.description,
         per_shopper=per_shopper,
         intervals=intervals,
-        recommendations=dict(zip(shoppers, lists, strict=True)),
+        recall_curve=recall_curve(lists, relevant, RECALL_CURVE_KS),
+        coverage=catalog_coverage(top_k, len(recommender.item_ids), k),
+        segments=segment_intervals,
+        recommendations=dict(zip(shoppers, top_k, strict=True)),
     )
 
 
 def evaluate_rankers(
     engine: Engine,
+    index: SimilarityIndex,
     *,
-    model_version: str,
     cut: dt.date | None = None,
-    test_days: int = 2,
+    test_days: int | None = None,
     k: int = 12,
     config: TrainingConfig | None = None,
+    weights: BlendWeights | None = None,
     progress: bool = False,
 ) -> EvaluationResult:
-    """Train on purchases before the cut and score rankers on those after it.
+    """Train on purchases before the cut and score the six rankers on those after it.
 
-    Rankers: popularity over the last days before the cut, and the hybrid
-    LightFM ranker, which falls back to popularity for shoppers with no
-    purchase before the cut (the behaviour served by the API). Metrics are
-    MAP@k and recall@k over every shopper with a test purchase, with 95%
-    bootstrap intervals over shoppers.
+    Rankers (see `recsys.rankers`): popularity, repurchase then popularity,
+    visual nearest neighbours, LightFM on purchases only, LightFM hybrid,
+    and the served blend. All score the same candidates with no filter, so
+    repeat purchases count as hits. Shoppers with no purchase before the
+    cut get popularity from every ranker.
+
+    Args:
+        index: the similarity index; its embedding model gives the visual
+            features and the style vectors.
+        weights: blend weights to use as given; tuned on the validation
+            window before the cut when None.
+
+    Raises:
+        ValueError: the split leaves no training or test purchases, or k < 1.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     config = config or TrainingConfig()
     purchases = load_purchases(engine)
+    first_day: dt.date = min(purchases["purchased_on"]) if not purchases.empty else dt.date.min
+    last_day: dt.date = max(purchases["purchased_on"]) if not purchases.empty else dt.date.min
+    if test_days is None and cut is None and not purchases.empty:
+        test_days = default_test_days(first_day, last_day)
     train, test, cut = split_by_time(purchases, cut=cut, test_days=test_days)
+    window_days = (last_day - cut).days + 1
 
-    article_ids, vectors = load_item_embeddings(engine, model_version)
-    features = build_item_features(load_items(engine), article_ids, vectors, seed=config.seed)
-    model: RankerModel = train_ranker(train, features, config=config, progress=progress)
-    popular = popular_items(train, window_days=config.popularity_window_days)[:k]
+    items = load_items(engine)
+    article_ids, vectors = load_item_embeddings(engine, index.model_version)
+    features = build_item_features(items, article_ids, vectors, seed=config.seed)
 
+    # Choose the blend weights without looking at the test window.
+    if weights is None:
+        weights, validation = _choose_weights(
+            train, cut, window_days, items, features, index, config, k
+        )
+    else:
+        validation = {"weights": weights.as_dict(), "tuned": False, "map": None}
+
+    hybrid = train_ranker(train, features, config=config, progress=progress)
+    purchases_only = train_ranker(
+        train, {article_id: [] for article_id in features}, config=config, progress=progress
+    )
+    recommender = Recommender.from_artifacts(hybrid, index, items, train, weights=weights)
+    rankers = build_rankers(
+        recommender,
+        index,
+        purchases_only,
+        k=k,
+        popularity_window_days=config.popularity_window_days,
+    )
+
+    # Test shoppers, their relevant items and the segments.
     relevant_by_shopper = test.groupby("customer_id")["article_id"].agg(set)
-    shoppers = sorted(relevant_by_shopper.index)
+    shoppers = [str(s) for s in sorted(relevant_by_shopper.index)]
     relevant = [set(relevant_by_shopper[s]) for s in shoppers]
-    returning = [s for s in shoppers if model.knows_customer(s)]
+    bought_before = set(train["article_id"])
+    head_attire_items = {
+        str(a)
+        for a, product_type in items["product_type"].items()
+        if type_from_product_type(product_type) != "none"
+    }
+    returning = np.array([recommender.has_history(s) for s in shoppers], dtype=bool)
+    cold = [items_ - bought_before for items_ in relevant]
+    head = np.array([bool(items_ & head_attire_items) for items_ in relevant], dtype=bool)
+    segments: dict[str, tuple[np.ndarray, list[set[str]]]] = {
+        "all": (np.arange(len(shoppers)), relevant),
+        "returning": (np.flatnonzero(returning), [relevant[i] for i in np.flatnonzero(returning)]),
+        "new": (np.flatnonzero(~returning), [relevant[i] for i in np.flatnonzero(~returning)]),
+        "cold_items": (
+            np.array([i for i, c in enumerate(cold) if c], dtype=np.int64),
+            [c for c in cold if c],
+        ),
+        "head_attire": (np.flatnonzero(head), [relevant[i] for i in np.flatnonzero(head)]),
+    }
+    item_popularity = {
+        str(a): int(n) for a, n in train.groupby("article_id")["customer_id"].nunique().items()
+    }
+    n_train_shoppers = int(train["customer_id"].nunique())
 
-    def recommend_popular(batch: Sequence[str]) -> list[list[str]]:
-        return [list(popular) for _ in batch]
-
-    def recommend_hybrid(batch: Sequence[str]) -> list[list[str]]:
-        known = [s for s in batch if model.knows_customer(s)]
-        ranked = dict(zip(known, model.recommend(known, k), strict=True))
-        return [
-            [article for article, _ in ranked[s]] if s in ranked else list(popular) for s in batch
-        ]
-
+    test_items = set(test["article_id"])
     result = EvaluationResult(
         cut=cut,
         k=k,
         train_purchases=len(train),
         test_purchases=len(test),
         test_shoppers=len(shoppers),
-        returning_shoppers=len(returning),
-        first_day=min(purchases["purchased_on"]),
-        last_day=max(purchases["purchased_on"]),
-        training=dict(model.metadata),
+        returning_shoppers=int(returning.sum()),
+        first_day=first_day,
+        last_day=last_day,
+        shoppers=shoppers,
+        segment_sizes={name: int(rows.size) for name, (rows, _) in segments.items()},
+        cold_test_items=len(test_items - bought_before),
+        test_items=len(test_items),
+        validation=validation,
+        training=dict(hybrid.metadata),
+        train=train,
+        test=test,
     )
-    result.rankers.append(
-        _score_lists(
-            "popularity",
-            f"most units sold in the {config.popularity_window_days} days before the cut",
-            recommend_popular,
-            shoppers,
-            relevant,
-            k,
+    for spec in rankers:
+        result.rankers.append(
+            _score_ranker(
+                spec,
+                recommender,
+                shoppers,
+                relevant,
+                segments,
+                item_popularity,
+                n_train_shoppers,
+                k,
+            )
         )
-    )
-    result.rankers.append(
-        _score_lists(
-            "hybrid",
-            "LightFM with identity, attribute and visual-cluster item features; "
-            "popularity for shoppers with no purchase before the cut",
-            recommend_hybrid,
-            shoppers,
-            relevant,
-            k,
-        )
-    )
     return result

@@ -1,23 +1,45 @@
-"""The batch jobs behind the command line: index and train from the catalog."""
+"""The batch jobs behind the command line: index, train and evaluate."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
 from catalog.indexing import IndexingSummary, index_images, load_item_embeddings
+from catalog.locking import IndexingLock
 from catalog.settings import Settings
-from classifier.embedder import ImageEmbedder
+from classifier.embedder import PRECISIONS, BatchEmbedder, ImageEmbedder
+from classifier.evaluation import evaluate_classifier, held_out_samples
+from classifier.predict import HeadAttireClassifier
+from classifier.training import ClassifierTrainingConfig, TrainingResult, train_classifier
 from recsys.data import build_item_features, load_items, load_purchases
 from recsys.errors import ArtifactMissingError
 from recsys.ranker import RankerModel, TrainingConfig, train_ranker
 from recsys.similarity import SimilarityIndex
 
-__all__ = ["build_similarity_index", "run_indexing", "run_training"]
+__all__ = [
+    "DEFAULT_PRECISION",
+    "EXECUTIONS",
+    "build_similarity_index",
+    "classifier_dir",
+    "load_classifier",
+    "run_classifier_evaluation",
+    "run_classifier_training",
+    "run_indexing",
+    "run_training",
+]
 
 logger = logging.getLogger(__name__)
+
+EXECUTIONS = ("local", "ray")
+# bf16 autocast kept every embedding of 600 hm-2y photos within cosine 0.99
+# of fp32 (min 0.995), and ran the forward pass 1.3x faster on a 2-core AMD
+# EPYC with AVX512-BF16; see benchmarks/indexing_throughput.py and
+# docs/benchmarks.md.
+DEFAULT_PRECISION = "bf16"
 
 
 def build_similarity_index(
@@ -40,6 +62,11 @@ def build_similarity_index(
     return index
 
 
+def classifier_dir(settings: Settings) -> Path:
+    """Return the root of the published classifier versions, `models/classifier`."""
+    return settings.models_dir / "classifier"
+
+
 def run_indexing(
     engine: Engine,
     settings: Settings,
@@ -47,10 +74,87 @@ def run_indexing(
     batch_size: int = 32,
     weights_path: Path | None = None,
     device: str | None = None,
+    classifier: HeadAttireClassifier | None = None,
     progress: bool = False,
+    precision: str = DEFAULT_PRECISION,
+    execution: str = "local",
 ) -> tuple[IndexingSummary, SimilarityIndex]:
-    """Embed new or changed photos, then publish a fresh similarity index."""
-    embedder = ImageEmbedder(weights_path=weights_path, batch_size=batch_size, device=device)
+    """Embed (and label) new or changed photos, then publish a fresh similarity index.
+
+    The trained classifier is used when one is passed or published under
+    `models/classifier`: the index then contains its style embeddings and every
+    photo gets labels. Otherwise the ImageNet features of the backbone are the
+    embedding, and no labels are stored.
+
+    The whole job holds the indexing lock of `settings.home`, so two jobs on
+    one data directory never interleave.
+
+    Args:
+        precision: "fp32" or "bf16" (bfloat16 autocast) for the ImageNet
+            embedder; bf16 vectors carry their own model version. A trained
+            classifier always runs in fp32.
+        execution: "local" decodes and runs the network in this process;
+            "ray" spreads that over the workers of a Ray cluster (`RAY_ADDRESS`,
+            else a local one) while this process writes the catalog and the index.
+
+    Raises:
+        IndexingLockedError: another job holds the lock of `settings.home`.
+        ValueError: an invalid precision or execution.
+    """
+    if execution not in EXECUTIONS:
+        raise ValueError(f"invalid execution {execution!r}: use one of {', '.join(EXECUTIONS)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"invalid precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    with IndexingLock(settings.home):
+        return _index_locked(
+            engine,
+            settings,
+            batch_size=batch_size,
+            weights_path=weights_path,
+            device=device,
+            classifier=classifier,
+            progress=progress,
+            precision=precision,
+            execution=execution,
+        )
+
+
+def _index_locked(
+    engine: Engine,
+    settings: Settings,
+    *,
+    batch_size: int,
+    weights_path: Path | None,
+    device: str | None,
+    classifier: HeadAttireClassifier | None,
+    progress: bool,
+    precision: str,
+    execution: str,
+) -> tuple[IndexingSummary, SimilarityIndex]:
+    embedder: BatchEmbedder
+    if classifier is None and (classifier_dir(settings) / "CURRENT").is_file():
+        classifier = HeadAttireClassifier.load(
+            classifier_dir(settings),
+            weights_path=weights_path,
+            device=device,
+            batch_size=batch_size,
+        )
+    if classifier is not None:
+        logger.info("indexing with the trained classifier %s", classifier.model_version)
+        embedder = classifier
+    else:
+        logger.info(
+            "no trained classifier under %s: indexing with ImageNet features and no labels "
+            "(run `milliner train classifier`, then `milliner index`)",
+            classifier_dir(settings),
+        )
+        embedder = ImageEmbedder(
+            weights_path=weights_path, batch_size=batch_size, device=device, precision=precision
+        )
+    if execution == "ray":
+        from catalog.ray_engine import RayEmbedder
+
+        embedder = RayEmbedder(embedder)
     summary = index_images(engine, embedder, progress=progress)
     index = build_similarity_index(engine, settings, embedder.model_version)
     return summary, index
@@ -86,3 +190,66 @@ def run_training(
     path = model.save(settings.models_dir / "ranker")
     logger.info("published the ranker at %s", path)
     return model
+
+
+def load_classifier(
+    settings: Settings, *, weights_path: Path | None = None, device: str | None = None
+) -> HeadAttireClassifier:
+    """Load the published classifier.
+
+    Raises:
+        ArtifactMissingError: none was published; the message names `milliner train classifier`.
+        ModelLoadError: the artifact cannot be used (other label lists, other weights).
+    """
+    root = classifier_dir(settings)
+    if not (root / "CURRENT").is_file():
+        raise ArtifactMissingError(
+            f"no classifier published under {root}: run `milliner train classifier --data DIR`"
+        )
+    return HeadAttireClassifier.load(root, weights_path=weights_path, device=device)
+
+
+def run_classifier_training(
+    settings: Settings,
+    catalog_dirs: list[Path],
+    *,
+    street_photos: Path | None = None,
+    config: ClassifierTrainingConfig | None = None,
+    progress: bool = False,
+) -> TrainingResult:
+    """Train the head-attire classifier and publish it under `models/classifier`.
+
+    Backbone features are cached under `cache/classifier-features`, so a second
+    run on the same photos skips the backbone. With `street_photos` (a
+    directory in the CCP layout) a hat-presence head for photos of people is
+    fitted on part of it, tested on the rest, and stored in the same artifact.
+    """
+    settings.ensure_dirs()
+    return train_classifier(
+        catalog_dirs,
+        classifier_dir(settings),
+        config=config,
+        cache_dir=settings.home / "cache" / "classifier-features",
+        street_photos=street_photos,
+        progress=progress,
+    )
+
+
+def run_classifier_evaluation(
+    settings: Settings, *, progress: bool = False
+) -> tuple[dict[str, Any], Path, Path]:
+    """Evaluate the published classifier on its held-out products; write the report.
+
+    Returns:
+        (metrics, report.html path, metrics.json path), under `reports/classifier/<version>/`.
+    """
+    classifier = load_classifier(settings)
+    samples = held_out_samples(classifier)
+    hat = classifier.artifact.metadata.get("hat_presence")
+    return evaluate_classifier(
+        classifier,
+        samples,
+        settings.reports_dir / "classifier" / classifier.artifact.version,
+        hat_presence=hat,
+        progress=progress,
+    )

@@ -23,7 +23,14 @@ from tqdm import tqdm
 from recsys.artifacts import current_version_dir, publish_version, write_json_atomic
 from recsys.popularity import popular_items
 
-__all__ = ["LightFMFit", "RankerModel", "TrainingConfig", "fit_lightfm", "train_ranker"]
+__all__ = [
+    "LightFMFit",
+    "RankerModel",
+    "TrainingConfig",
+    "fit_lightfm",
+    "ranker_from_fit",
+    "train_ranker",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +317,11 @@ def train_ranker(
     """
     config = config or TrainingConfig()
     fit = fit_lightfm(purchases, item_features, config=config, progress=progress)
+    return ranker_from_fit(fit, config=config)
+
+
+def ranker_from_fit(fit: LightFMFit, *, config: TrainingConfig) -> RankerModel:
+    """Extract the learned representations of a LightFM fit into a `RankerModel`."""
     item_biases, item_factors = fit.model.get_item_representations(fit.item_features)
     _, user_factors = fit.model.get_user_representations()
     usable = fit.purchases

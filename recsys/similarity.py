@@ -3,35 +3,219 @@
 Vectors are L2-normalised, so the inner product that the index computes is
 cosine similarity. Every vector is added with an explicit int64 id: its
 position in `article_ids`, which maps FAISS ids back to catalog ids.
+
+The index type follows the catalog size (`choose_index_kind`): an exact flat
+index up to `EXACT_SEARCH_MAX_ITEMS` items, and above it an inverted-file
+index whose 4-bit product-quantisation codes are scanned with SIMD and whose
+best candidates are re-ranked exactly ("ivfpq"). IVF-Flat and HNSW are
+available on request. When faiss was built with GPU support
+and finds a GPU, searches run on a GPU copy of the index.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import faiss
 import numpy as np
 
 from recsys.artifacts import current_version_dir, publish_version, write_json_atomic
 
-__all__ = ["EXACT_SEARCH_MAX_ITEMS", "SimilarityIndex"]
+__all__ = [
+    "EXACT_SEARCH_MAX_ITEMS",
+    "IVF_MIN_POINTS_PER_LIST",
+    "IndexKind",
+    "SimilarityIndex",
+    "choose_index_kind",
+    "ivf_list_count",
+]
 
 logger = logging.getLogger(__name__)
 
+IndexKind = Literal["flat", "ivf", "ivfpq", "hnsw"]
+_KINDS: tuple[IndexKind, ...] = ("flat", "ivf", "ivfpq", "hnsw")
+
 # Below this many items an exact (flat) search is fast enough and needs no
-# training; above it an HNSW graph keeps queries sub-linear.
+# training; above it an IVF index keeps queries sub-linear.
+# NOTE: the threshold was not measured. A flat search over 200,000 items of
+# 1280 dimensions reads 1 GB of vectors per search call.
 EXACT_SEARCH_MAX_ITEMS = 200_000
+
+# FAISS k-means warns below 39 training points per centroid, because the
+# centroids of a smaller sample are noise. An IVF index never trains on fewer.
+IVF_MIN_POINTS_PER_LIST = 39
+# k-means cost grows with the sample, and 64 points per list already place
+# the centroids well; FAISS itself caps the sample at 256 per list.
+_IVF_TRAINING_POINTS_PER_LIST = 64
+_IVF_TRAINING_SEED = 1234
+# Lists probed per query, as a share of all lists, with a floor. The ivfpq
+# scan is so much cheaper per vector that it can afford more lists; both
+# shares were chosen with benchmarks/search_scale.py.
+_IVF_PROBE_SHARE: dict[str, float] = {"ivf": 1 / 64, "ivfpq": 1 / 16}
+_IVF_MIN_PROBES = 8
+# ivfpq: one 4-bit code per 4 dimensions, and 8 * k candidates re-ranked
+# exactly. At 1M vectors, 16 * k gave the same recall and 15% fewer queries/s.
+_PQ_DIMS_PER_CODE = 4
+_PQ_K_FACTOR = 8
 _HNSW_NEIGHBOURS = 32
+_HNSW_EF_CONSTRUCTION = 80
 _HNSW_EF_SEARCH = 128
 
 
-class SimilarityIndex:
-    """Nearest-neighbour search by cosine similarity, in catalog id space."""
+def choose_index_kind(
+    item_count: int, *, dim: int = 0, exact_max_items: int = EXACT_SEARCH_MAX_ITEMS
+) -> IndexKind:
+    """Return "flat" up to `exact_max_items` items, and an IVF kind above.
 
-    def __init__(self, index: faiss.Index, article_ids: Sequence[str], model_version: str) -> None:
+    Above the threshold it is "ivfpq": at one million 256-d vectors it
+    answered about six times as many queries per second as "ivf" at the same
+    recall (benchmarks/search_scale.py). 4-bit PQ codes need `dim` to be a
+    multiple of 4, so for other dimensions it is "ivf".
+    """
+    if item_count <= exact_max_items:
+        return "flat"
+    return "ivf" if dim % _PQ_DIMS_PER_CODE else "ivfpq"
+
+
+def ivf_list_count(item_count: int) -> int:
+    """Return the number of IVF lists (k-means centroids) for `item_count` vectors.
+
+    About 2 * sqrt(n) lists, reduced so that every list has at least
+    `IVF_MIN_POINTS_PER_LIST` training points.
+
+    Raises:
+        ValueError: fewer than `IVF_MIN_POINTS_PER_LIST` vectors, too few to train even one list.
+    """
+    if item_count < IVF_MIN_POINTS_PER_LIST:
+        raise ValueError(
+            f"an IVF index needs at least {IVF_MIN_POINTS_PER_LIST} vectors to train, "
+            f"got {item_count}: use a flat index"
+        )
+    target = max(1, round(2 * math.sqrt(item_count)))
+    return min(target, item_count // IVF_MIN_POINTS_PER_LIST)
+
+
+def _ivf_probe_count(list_count: int, kind: IndexKind) -> int:
+    return min(list_count, max(_IVF_MIN_PROBES, round(list_count * _IVF_PROBE_SHARE[kind])))
+
+
+def _build_inner(
+    matrix: np.ndarray, kind: IndexKind, *, nprobe: int | None, ef_search: int | None
+) -> tuple[faiss.Index, dict[str, Any]]:
+    """Create and train (for IVF) the inner index; return it with its parameters."""
+    count, dim = matrix.shape
+    if kind == "flat":
+        return faiss.IndexFlatIP(dim), {}
+
+    if kind == "hnsw":
+        hnsw = faiss.IndexHNSWFlat(dim, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = _HNSW_EF_CONSTRUCTION
+        hnsw.hnsw.efSearch = ef_search or _HNSW_EF_SEARCH
+        return hnsw, {"neighbours": _HNSW_NEIGHBOURS, "ef_search": hnsw.hnsw.efSearch}
+
+    lists = ivf_list_count(count)
+    index: faiss.Index
+    if kind == "ivfpq":
+        if dim % _PQ_DIMS_PER_CODE:
+            raise ValueError(
+                f"an ivfpq index needs a dimension divisible by {_PQ_DIMS_PER_CODE}, "
+                f"got {dim}: use ivf"
+            )
+        # 4-bit codes scanned with SIMD ("fs", fast scan), then the best
+        # k * k_factor candidates re-ranked exactly against a flat copy ("RFlat").
+        codes = dim // _PQ_DIMS_PER_CODE
+        index = faiss.index_factory(
+            dim, f"IVF{lists},PQ{codes}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT
+        )
+        _downcast(index).k_factor = _PQ_K_FACTOR
+    else:
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+
+    training_size = min(count, lists * _IVF_TRAINING_POINTS_PER_LIST)
+    rows = np.random.default_rng(_IVF_TRAINING_SEED).choice(count, training_size, replace=False)
+    started = time.perf_counter()
+    index.train(matrix[np.sort(rows)])
+    logger.info(
+        "trained the %s index (%d lists) on %d vectors in %.1f s",
+        kind,
+        lists,
+        training_size,
+        time.perf_counter() - started,
+    )
+    ivf = faiss.extract_index_ivf(index)
+    ivf.nprobe = min(lists, nprobe) if nprobe else _ivf_probe_count(lists, kind)
+    parameters: dict[str, Any] = {
+        "lists": lists,
+        "nprobe": ivf.nprobe,
+        "training_size": training_size,
+    }
+    if kind == "ivfpq":
+        parameters["k_factor"] = _PQ_K_FACTOR
+    else:
+        # `vector()` reconstructs by id, which an IVF-Flat index can do only
+        # with a direct map. The exact copy of an ivfpq index serves it instead.
+        ivf.make_direct_map()
+    return index, parameters
+
+
+def _estimated_bytes(count: int, dim: int, kind: IndexKind) -> int:
+    """Estimate the memory of an index: vectors, ids and the structure of its kind."""
+    vectors = count * dim * 4
+    ids = count * 8
+    if kind == "hnsw":
+        return vectors + ids + count * _HNSW_NEIGHBOURS * 2 * 4
+    if kind == "ivf":
+        return vectors + 2 * ids + ivf_list_count(count) * dim * 4
+    if kind == "ivfpq":
+        codes = count * dim // (2 * _PQ_DIMS_PER_CODE)
+        return vectors + codes + 2 * ids + ivf_list_count(count) * dim * 4
+    return vectors + ids
+
+
+def _search_copy_on_gpu(index: faiss.Index, kind: str) -> faiss.Index | None:
+    """Return a copy of `index` on every visible GPU, or None without GPUs.
+
+    The CPU index stays the one that is saved and reconstructed from. FAISS
+    has no GPU version of HNSW or of the fast-scan PQ codes, so those kinds
+    always search on the CPU.
+    """
+    get_num_gpus = getattr(faiss, "get_num_gpus", None)
+    if get_num_gpus is None or get_num_gpus() == 0 or kind not in ("flat", "ivf"):
+        return None
+    # NOTE: this path needs faiss-gpu (`pip install 'milliner[gpu]'`) and was
+    # not run in the test suite, which has faiss-cpu only.
+    gpu_index = faiss.index_cpu_to_all_gpus(index)
+    logger.info("searching the %s index on %d GPU(s)", kind, get_num_gpus())
+    return gpu_index
+
+
+class SimilarityIndex:
+    """Nearest-neighbour search by cosine similarity, in catalog id space.
+
+    Attributes:
+        article_ids: catalog ids; the FAISS id of an item is its position here.
+        model_version: the embedding model that produced the vectors.
+        kind: "flat" (exact) or an approximate kind: "ivf" (IVF-Flat),
+            "ivfpq" (IVF with 4-bit PQ fast scan, re-ranked exactly) or "hnsw".
+        parameters: the build and search parameters of `kind`, as saved in
+            the published metadata (lists, nprobe and k_factor for IVF,
+            neighbours and ef_search for HNSW).
+    """
+
+    def __init__(
+        self,
+        index: faiss.Index,
+        article_ids: Sequence[str],
+        model_version: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
         if index.ntotal != len(article_ids):
             raise ValueError(
                 f"index holds {index.ntotal} vectors but the id map has {len(article_ids)} ids"
@@ -40,6 +224,9 @@ class SimilarityIndex:
         self.article_ids = list(article_ids)
         self._position = {article_id: i for i, article_id in enumerate(self.article_ids)}
         self.model_version = model_version
+        self.kind = _kind_of(index)
+        self.parameters = dict(parameters or {})
+        self._search_index = _search_copy_on_gpu(index, self.kind) or index
 
     @classmethod
     def build(
@@ -49,11 +236,24 @@ class SimilarityIndex:
         *,
         model_version: str,
         exact_max_items: int = EXACT_SEARCH_MAX_ITEMS,
+        kind: IndexKind | None = None,
+        nprobe: int | None = None,
+        ef_search: int | None = None,
     ) -> SimilarityIndex:
         """Index `vectors` (float32, shape (n, dim)), one row per id in `article_ids`.
 
         Rows are L2-normalised here as well, so callers cannot break the
         cosine contract by passing raw features.
+
+        Args:
+            kind: the index type; by default `choose_index_kind(n, exact_max_items)`.
+            nprobe: IVF lists searched per query (default: 1/64 of the lists
+                for ivf, 1/16 for ivfpq, at least 8).
+            ef_search: HNSW candidate list size per query (default: 128).
+
+        Raises:
+            ValueError: the shapes disagree, an id repeats, the kind is unknown,
+                or an IVF index is requested for fewer than 39 vectors.
         """
         if vectors.ndim != 2 or vectors.shape[0] != len(article_ids):
             raise ValueError(
@@ -61,26 +261,77 @@ class SimilarityIndex:
             )
         if len(set(article_ids)) != len(article_ids):
             raise ValueError("article_ids contains duplicates; each item must appear once")
-        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-        faiss.normalize_L2(matrix)
-        dim = matrix.shape[1]
-        if len(article_ids) <= exact_max_items:
-            inner: faiss.Index = faiss.IndexFlatIP(dim)
-            kind = "flat"
-        else:
-            inner = faiss.IndexHNSWFlat(dim, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efSearch = _HNSW_EF_SEARCH
-            kind = "hnsw"
-        index = faiss.IndexIDMap2(inner)
-        index.add_with_ids(matrix, np.arange(len(article_ids), dtype=np.int64))
-        logger.info(
-            "built a %s index of %d vectors (dim %d, about %.1f MB)",
-            kind,
-            len(article_ids),
-            dim,
-            matrix.nbytes / 1e6,
+        chosen = kind or choose_index_kind(
+            len(article_ids), dim=vectors.shape[1], exact_max_items=exact_max_items
         )
-        return cls(index, article_ids, model_version)
+        if chosen not in _KINDS:
+            raise ValueError(f"invalid index kind {chosen!r}: use one of {', '.join(_KINDS)}")
+        count, dim = vectors.shape
+        estimate = _estimated_bytes(count, dim, chosen) if count else 0
+        logger.info(
+            "building the %s index of %d vectors (dim %d): about %.1f MB",
+            chosen,
+            count,
+            dim,
+            estimate / 1e6,
+        )
+
+        started = time.perf_counter()
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        if matrix is vectors:
+            matrix = matrix.copy()
+        faiss.normalize_L2(matrix)
+        inner, parameters = _build_inner(matrix, chosen, nprobe=nprobe, ef_search=ef_search)
+        index = faiss.IndexIDMap2(inner)
+        index.add_with_ids(matrix, np.arange(count, dtype=np.int64))
+        logger.info(
+            "built the %s index of %d vectors in %.1f s",
+            chosen,
+            count,
+            time.perf_counter() - started,
+        )
+        return cls(index, article_ids, model_version, parameters=parameters)
+
+    def set_search_parameters(
+        self,
+        *,
+        nprobe: int | None = None,
+        k_factor: int | None = None,
+        ef_search: int | None = None,
+    ) -> None:
+        """Trade speed for recall at query time.
+
+        Args:
+            nprobe: IVF lists scanned per query (ivf and ivfpq).
+            k_factor: ivfpq re-ranks the best `k * k_factor` candidates exactly.
+            ef_search: HNSW candidate list size.
+
+        A parameter that does not apply to this index's kind is ignored, so
+        callers can tune any index the same way. The values are saved with
+        the index.
+
+        Raises:
+            ValueError: a value is below 1.
+        """
+        for name, value in (("nprobe", nprobe), ("k_factor", k_factor), ("ef_search", ef_search)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if nprobe is not None and self.kind in ("ivf", "ivfpq"):
+            nprobe = min(nprobe, int(self.parameters.get("lists", nprobe)))
+            faiss.extract_index_ivf(self._index).nprobe = nprobe
+            if self._search_index is not self._index:
+                faiss.GpuParameterSpace().set_index_parameter(self._search_index, "nprobe", nprobe)
+            self.parameters["nprobe"] = nprobe
+        if k_factor is not None and self.kind == "ivfpq":
+            _downcast(self._inner()).k_factor = k_factor
+            self.parameters["k_factor"] = k_factor
+        if ef_search is not None and self.kind == "hnsw":
+            _downcast(self._inner()).hnsw.efSearch = ef_search
+            self.parameters["ef_search"] = ef_search
+
+    def _inner(self) -> faiss.Index:
+        """Return the index inside the id map."""
+        return _downcast(_downcast(self._index).index)
 
     def __len__(self) -> int:
         return len(self.article_ids)
@@ -110,7 +361,7 @@ class SimilarityIndex:
             raise ValueError(f"k must be at least 1, got {k}")
         matrix = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         faiss.normalize_L2(matrix)
-        scores, ids = self._index.search(matrix, min(k, len(self)))
+        scores, ids = self._search_index.search(matrix, min(k, len(self)))
         results: list[list[tuple[str, float]]] = []
         for row_scores, row_ids in zip(scores, ids, strict=True):
             # FAISS pads missing neighbours with id -1.
@@ -145,6 +396,8 @@ class SimilarityIndex:
                     "size": len(self),
                     "dim": self._index.d,
                     "metric": "inner_product_on_unit_vectors",
+                    "kind": self.kind,
+                    "parameters": self.parameters,
                 },
             )
         return publication.final
@@ -160,4 +413,25 @@ class SimilarityIndex:
         metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
         article_ids = json.loads((directory / "article_ids.json").read_text(encoding="utf-8"))
         index = faiss.read_index(str(directory / "index.faiss"))
-        return cls(index, article_ids, metadata["model_version"])
+        return cls(
+            index,
+            article_ids,
+            metadata["model_version"],
+            parameters=metadata.get("parameters", {}),
+        )
+
+
+def _downcast(index: faiss.Index) -> Any:
+    """Return `index` as its concrete FAISS class, whose attributes the stubs do not list."""
+    return faiss.downcast_index(index)
+
+
+def _kind_of(index: faiss.Index) -> str:
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
+    if isinstance(inner, faiss.IndexRefine):
+        return "ivfpq"
+    if isinstance(inner, faiss.IndexIVF):
+        return "ivf"
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    return "flat"

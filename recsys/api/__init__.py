@@ -1,5 +1,5 @@
 """The HTTP API for storefronts."""
 
-from recsys.api.app import create_app
+from recsys.api.app import create_app, create_app_from_env
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_app_from_env"]

@@ -7,6 +7,7 @@ else in the API builds error responses.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import cast
 
@@ -16,6 +17,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import NotFoundError
+from classifier.errors import InvalidImageError
+from recsys.api.errors import (
+    AuthenticationError,
+    ItemExistsError,
+    ModelMismatchError,
+    UnsupportedMediaError,
+    UploadTooLargeError,
+    WritesDisabledError,
+)
 from recsys.errors import ArtifactMissingError
 
 __all__ = ["install_problem_handlers", "problem"]
@@ -25,22 +35,44 @@ logger = logging.getLogger(__name__)
 _MEDIA_TYPE = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
     """Build a problem-details response."""
     body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=_MEDIA_TYPE)
+    return JSONResponse(body, status_code=status, media_type=_MEDIA_TYPE, headers=headers)
+
+
+def _fixed_status(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """Return a handler that responds with `status` and the exception's message as the detail.
+
+    Only exceptions whose messages are written for clients (ids, limits and
+    the fix, no paths or internals) get such a handler.
+    """
+    title = HTTPStatus(status).phrase
+
+    async def handle(_request: Request, error: Exception) -> JSONResponse:
+        return problem(status, title, str(error))
+
+    return handle
+
+
+async def _unauthorised(_request: Request, error: Exception) -> JSONResponse:
+    return problem(
+        401, "Unauthorized", str(error), headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+    )
 
 
 async def _not_found(_request: Request, error: Exception) -> JSONResponse:
     not_found = cast(NotFoundError, error)
     return problem(404, "Not Found", str(not_found), kind=not_found.kind, id=not_found.identifier)
-
-
-async def _artifact_missing(_request: Request, error: Exception) -> JSONResponse:
-    # The message names a command to run on the server; it holds no secret.
-    return problem(503, "Service Unavailable", str(error))
 
 
 async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
@@ -64,10 +96,39 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return problem(500, "Internal Server Error", "the server failed to answer; see its log")
 
 
+DATABASE_RETRY_AFTER_S = 1
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    # SQLite raises "database is locked" once its busy timeout has passed
+    # while another writer has the lock. That is load, not a bug, so the
+    # response asks the client to retry. Every other database error stays a 500.
+    if "locked" not in str(error).lower():
+        return await _unexpected(request, error)
+    logger.warning("database locked on %s %s; responded 503", request.method, request.url.path)
+    return problem(
+        503,
+        "Service Unavailable",
+        "the catalog database is busy with another write; retry shortly",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the exception handlers that turn errors into problem details."""
+    from sqlalchemy.exc import OperationalError
+
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(NotFoundError, _not_found)
-    app.add_exception_handler(ArtifactMissingError, _artifact_missing)
+    # The messages of these name a command to run or a limit; they hold no secret.
+    app.add_exception_handler(ArtifactMissingError, _fixed_status(503))
+    app.add_exception_handler(ModelMismatchError, _fixed_status(503))
+    app.add_exception_handler(WritesDisabledError, _fixed_status(503))
+    app.add_exception_handler(AuthenticationError, _unauthorised)
+    app.add_exception_handler(ItemExistsError, _fixed_status(409))
+    app.add_exception_handler(UploadTooLargeError, _fixed_status(413))
+    app.add_exception_handler(UnsupportedMediaError, _fixed_status(415))
+    app.add_exception_handler(InvalidImageError, _fixed_status(422))
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

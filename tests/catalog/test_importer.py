@@ -94,7 +94,7 @@ def test_invalid_date_rejected(engine: Engine, hm_slice: Path, tmp_path: Path) -
 
     assert summary.imported == 1
     assert summary.rejected[0].line == 2
-    assert "expected YYYY-MM-DD" in summary.rejected[0].reason
+    assert "%Y-%m-%d" in summary.rejected[0].reason
 
 
 def test_missing_column_raises(engine: Engine, tmp_path: Path) -> None:

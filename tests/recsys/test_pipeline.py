@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 
 from recsys.pipeline import QuickstartResult
@@ -11,16 +13,85 @@ def test_every_step_is_timed(pipeline_run: QuickstartResult) -> None:
     assert list(pipeline_run.timings) == ["db upgrade", "import", "index", "train", "evaluate"]
 
 
-def test_report_states_both_rankers(pipeline_run: QuickstartResult) -> None:
+RANKERS = {"popularity", "repurchase", "visual", "lightfm", "hybrid", "blend"}
+
+
+def test_report_states_every_ranker(pipeline_run: QuickstartResult) -> None:
     data = json.loads(pipeline_run.report_json.read_text())
 
-    assert set(data["rankers"]) == {"popularity", "hybrid"}
+    assert set(data["rankers"]) == RANKERS
     for ranker in data["rankers"].values():
-        for metric in ("map@12", "recall@12"):
+        for metric in ("map@12", "recall@12", "precision@12", "ndcg@12", "hit_rate@12"):
             interval = ranker[metric]
             assert 0.0 <= interval["ci95_low"] <= interval["mean"] <= interval["ci95_high"] <= 1.0
+        assert 0.0 < ranker["coverage@12"] <= 1.0
+        assert sorted(int(k) for k in ranker["recall_curve"]) == [
+            1,
+            2,
+            3,
+            5,
+            8,
+            12,
+            20,
+            30,
+            50,
+            100,
+        ]
     assert data["data"]["test_shoppers"] > 0
     assert data["data"]["test_purchases"] >= data["data"]["test_shoppers"]
+
+
+def test_report_segments_add_up(pipeline_run: QuickstartResult) -> None:
+    data = json.loads(pipeline_run.report_json.read_text())
+    sizes = {name: segment["shoppers"] for name, segment in data["segments"].items()}
+
+    assert sizes["returning"] + sizes["new"] == sizes["all"] == data["data"]["test_shoppers"]
+    assert sizes["returning"] == data["data"]["returning_shoppers"]
+    assert 0 < sizes["head_attire"] <= sizes["all"]
+    assert set(data["rankers"]["blend"]["segments"]) >= {"all", "returning", "new"}
+
+
+def test_new_shoppers_get_same_fallback(pipeline_run: QuickstartResult) -> None:
+    data = json.loads(pipeline_run.report_json.read_text())
+    new = [ranker["segments"]["new"]["map@12"]["mean"] for ranker in data["rankers"].values()]
+
+    assert len(set(new)) == 1
+
+
+def test_blend_weights_come_from_validation(pipeline_run: QuickstartResult) -> None:
+    validation = json.loads(pipeline_run.report_json.read_text())["validation"]
+
+    assert validation["tuned"] is True
+    assert validation["window"].endswith(str(dt.date(2020, 9, 18)))
+    assert set(validation["weights"]) == {"hybrid", "visual", "repurchase", "popularity"}
+
+
+def test_report_writes_csv_tables(pipeline_run: QuickstartResult) -> None:
+    directory = pipeline_run.report_json.parent
+    with (directory / "metrics.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+
+    assert {row["ranker"] for row in rows} == RANKERS
+    for name in ("segments.csv", "recall_curve.csv", "head_attire_trends.csv"):
+        assert (directory / name).stat().st_size > 0, name
+
+
+def test_report_shows_shoppers_and_trends(pipeline_run: QuickstartResult) -> None:
+    data = json.loads(pipeline_run.report_json.read_text())
+    page = pipeline_run.report_html.read_text()
+    gallery = data["shopper_gallery"]
+
+    assert 1 <= len(gallery) <= 3
+    assert set(gallery[0]["lists"]) == RANKERS
+    assert all(len(items) == 12 for items in gallery[0]["lists"].values())
+    assert data["head_attire_trends"]["period"] == "day"
+    assert {row["attribute"] for row in data["head_attire_trends"]["rows"]} == {
+        "type",
+        "colour",
+        "pattern",
+    }
+    assert "Head-attire trends" in page
+    assert 'class="hit"' in page
 
 
 def test_report_shows_similar_items(pipeline_run: QuickstartResult) -> None:
@@ -29,5 +100,5 @@ def test_report_shows_similar_items(pipeline_run: QuickstartResult) -> None:
 
     assert data["similar_items"]["query"] == pipeline_run.example_item
     assert len(data["similar_items"]["neighbours"]) == 12
-    assert page.count('<img src="data:image/jpeg;base64,') == 13
+    assert page.count('<img src="data:image/jpeg;base64,') > 13
     assert '<img src="data:image/png;base64,' in page

@@ -1,7 +1,9 @@
-"""Customers: personal recommendations."""
+"""Customers: personal recommendations from the served blend."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,15 +11,44 @@ from fastapi import Path as PathParam
 
 from catalog.errors import NotFoundError
 from catalog.queries import bought_items, customer_exists
-from recsys.api.dependencies import DbSession, State
+from recsys.api.dependencies import DbSession, RequestLanguage, State
 from recsys.api.routes.items import item_public_list
 from recsys.api.schemas import RecommendationsPublic
+from recsys.api.state import ServingState
+from recsys.data import load_items, load_purchases
+from recsys.recommend import MAX_K, Recommender
 
-__all__ = ["router"]
+__all__ = ["recommender_for", "router"]
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 CUSTOMER_ID = PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+
+# The recommender of the current ranker and index, built on first use. One
+# slot: a republished ranker or index replaces it.
+_cache_lock = threading.Lock()
+_cache: tuple[int, int, Recommender] | None = None
+
+
+def recommender_for(state: ServingState) -> Recommender:
+    """Return the recommender of `state`'s ranker and index, building it once.
+
+    The build reads every item and purchase from the catalog (about a second
+    for 30,000 purchases).
+    """
+    global _cache
+    key = (id(state.ranker), id(state.index))
+    with _cache_lock:
+        if _cache is not None and _cache[:2] == key:
+            return _cache[2]
+        recommender = Recommender.from_artifacts(
+            state.ranker, state.index, load_items(state.engine), load_purchases(state.engine)
+        )
+        _cache = (key[0], key[1], recommender)
+        logger.info("built the recommender of ranker %s", state.ranker_version)
+        return recommender
 
 
 @router.get("/{customer_id}/recommendations", response_model=RecommendationsPublic)
@@ -25,30 +56,60 @@ def recommendations(
     customer_id: Annotated[str, CUSTOMER_ID],
     state: State,
     session: DbSession,
-    k: Annotated[int, Query(ge=1, le=100, description="Number of items to return.")] = 12,
+    language: RequestLanguage,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="Number of items to return.")] = 12,
     exclude_bought: Annotated[
         bool, Query(description="Leave out items the shopper already bought.")
     ] = False,
+    product_type: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Only items of this catalog product type, e.g. `Hat/beanie`.",
+        ),
+    ] = None,
+    department: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="Only items of this catalog department."),
+    ] = None,
 ) -> RecommendationsPublic:
-    """Rank catalog items for a shopper with the hybrid ranker.
+    """Rank catalog items for a shopper with the served blend.
 
-    A shopper the ranker has not learned from (no purchase before the last
-    training) gets the most popular items, and `fallback` says so.
+    The blend adds the hybrid ranker's score, how much an item looks like
+    the shopper's purchases and whether they bought it recently. A shopper
+    with no purchase gets the most popular items, with `fallback` set to true.
+    Filters compare case-insensitively; a value no item has gives an empty list.
     """
-    ranker = state.ranker
-    known = ranker.knows_customer(customer_id)
-    if not known and not customer_exists(session, customer_id=customer_id):
+    recommender = recommender_for(state)
+    if not recommender.has_history(customer_id) and not customer_exists(
+        session, customer_id=customer_id
+    ):
         raise NotFoundError("customer", customer_id)
 
+    # NOTE: purchases recorded after the recommender was built shape its
+    # signals only from the next ranker; here they are at least excluded.
     excluded = bought_items(session, customer_id=customer_id) if exclude_bought else set()
-    if known:
-        scored = ranker.recommend([customer_id], k, exclude=[excluded])[0]
-    else:
-        popular = [article for article in ranker.popular if article not in excluded][:k]
-        scored = [(article, float(len(popular) - rank)) for rank, article in enumerate(popular)]
+    ranked = recommender.recommend(
+        customer_id,
+        k,
+        exclude_bought=exclude_bought,
+        product_type=product_type,
+        department=department,
+        exclude=excluded,
+    )
+    items = item_public_list(
+        session, [(item.article_id, item.score) for item in ranked.items], language=language
+    )
+    reasons = {
+        item.article_id: item.reason_zh if language == "zh-CN" else item.reason_en
+        for item in ranked.items
+    }
+    for item in items:
+        item.reason = reasons.get(item.article_id)
     return RecommendationsPublic(
         customer_id=customer_id,
-        fallback=not known,
-        model_version=str(ranker.metadata.get("trained_at", "unknown")),
-        items=item_public_list(session, scored),
+        fallback=ranked.fallback,
+        model_version=str(state.ranker.metadata.get("trained_at", "unknown")),
+        items=items,
     )

@@ -1,0 +1,115 @@
+"""Choose the blend weights on a validation window that ends before the test cut."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from recsys.metrics import average_precision_at_k
+from recsys.recommend import BlendWeights, Recommender, ShopperSignals, top_k_columns
+
+__all__ = ["WEIGHT_GRID", "tune_blend_weights"]
+
+logger = logging.getLogger(__name__)
+
+# Candidate values of each weight; the grid contains every combination (400).
+# Hybrid and visual are z-scores, whose top items reach 4 to 6, while
+# repurchase and popularity lie in [0, 1], hence the wider ranges of the latter.
+WEIGHT_GRID: dict[str, tuple[float, ...]] = {
+    "hybrid": (0.0, 0.25, 0.5, 1.0),
+    "visual": (0.0, 0.25, 0.5, 1.0),
+    "repurchase": (0.0, 0.5, 1.0, 2.0, 4.0),
+    "popularity": (0.0, 1.0, 2.0, 4.0, 8.0),
+}
+
+
+# Items kept per signal and shopper when searching the grid. A blend with
+# non-negative weights ranks first the items that rank high on some signal,
+# so the search scores only the union of each signal's top items.
+_POOL_PER_SIGNAL = 100
+
+
+def _candidate_pool(signals: ShopperSignals, per_signal: int) -> tuple[np.ndarray, ShopperSignals]:
+    """Return each shopper's candidate columns, sorted, and the signals restricted to them."""
+    shared_popularity = np.broadcast_to(signals.popularity, signals.hybrid.shape)
+    tops = [
+        top_k_columns(signals.hybrid, per_signal),
+        top_k_columns(signals.visual, per_signal),
+        top_k_columns(signals.repurchase, per_signal),
+        top_k_columns(shared_popularity, per_signal),
+    ]
+    columns = np.sort(np.concatenate(tops, axis=1), axis=1)
+    pool = ShopperSignals(
+        hybrid=np.take_along_axis(signals.hybrid, columns, axis=1),
+        visual=np.take_along_axis(signals.visual, columns, axis=1),
+        repurchase=np.take_along_axis(signals.repurchase, columns, axis=1),
+        popularity=signals.popularity[columns],
+        nearest_bought=np.take_along_axis(signals.nearest_bought, columns, axis=1),
+    )
+    return columns, pool
+
+
+def _repeats(columns: np.ndarray) -> np.ndarray:
+    repeated = np.zeros(columns.shape, dtype=bool)
+    repeated[:, 1:] = columns[:, 1:] == columns[:, :-1]
+    return repeated
+
+
+def tune_blend_weights(
+    recommender: Recommender,
+    validation: pd.DataFrame,
+    *,
+    k: int = 12,
+    grid: dict[str, Sequence[float]] | None = None,
+) -> tuple[BlendWeights, float]:
+    """Pick the weights with the best MAP@k on the validation purchases.
+
+    Only shoppers with history in `recommender` count, because the others
+    get the popularity fallback whatever the weights. Ties go to the first
+    combination in grid order.
+
+    Args:
+        recommender: built on the purchases before the validation window.
+        validation: purchases in the validation window (customer_id, article_id).
+
+    Returns:
+        The best weights and their validation MAP@k. The recommender's own
+        weights and NaN when no validation shopper has history.
+    """
+    choices: dict[str, Sequence[float]] = dict(grid or WEIGHT_GRID)
+    relevant_by_shopper = validation.groupby("customer_id")["article_id"].agg(set)
+    shoppers = [str(s) for s in relevant_by_shopper.index if recommender.has_history(str(s))]
+    if not shoppers:
+        logger.warning("no validation shopper has history; keeping the default blend weights")
+        return recommender.weights, float("nan")
+    relevant = [relevant_by_shopper[s] for s in shoppers]
+    signals = recommender.signals(shoppers)
+    columns, pool = _candidate_pool(signals, max(k, _POOL_PER_SIGNAL))
+
+    best: tuple[float, BlendWeights] | None = None
+    names = list(choices)
+    for values in itertools.product(*(choices[name] for name in names)):
+        if not any(values):
+            continue
+        weights = BlendWeights(**dict(zip(names, values, strict=True)))
+        scores = pool.blend(weights)
+        scores[_repeats(columns)] = -np.inf
+        top = np.take_along_axis(columns, top_k_columns(scores, k), axis=1)
+        lists = [[recommender.item_ids[c] for c in row if c >= 0] for row in top]
+        score = float(np.mean(average_precision_at_k(lists, relevant, k=k)))
+        if best is None or score > best[0]:
+            best = (score, weights)
+    if best is None:
+        raise ValueError("the weight grid has no combination with a non-zero weight")
+    logger.info(
+        "blend weights %s: validation MAP@%d %.4f on %d shoppers",
+        best[1].as_dict(),
+        k,
+        best[0],
+        len(shoppers),
+    )
+    return best[1], best[0]

@@ -1,0 +1,210 @@
+"""Report content besides the metrics: galleries, and the JSON and CSV tables."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsys.evaluation import SEGMENTS, EvaluationResult
+from recsys.metrics import ConfidenceInterval
+
+__all__ = [
+    "GalleryItem",
+    "ShopperGallery",
+    "SimilarGallery",
+    "report_data",
+    "write_csv_tables",
+]
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """An item shown as a picture in the report; `hit` marks a test purchase."""
+
+    article_id: str
+    name: str
+    product_type: str
+    image_path: Path | None
+    score: float | None = None
+    hit: bool = False
+
+
+@dataclass(frozen=True)
+class SimilarGallery:
+    """A query item and its visually nearest catalog items."""
+
+    query: GalleryItem
+    neighbours: list[GalleryItem]
+
+
+@dataclass(frozen=True)
+class ShopperGallery:
+    """A shopper's purchases before the cut and each ranker's top k, hits marked."""
+
+    customer_id: str
+    history: list[GalleryItem]
+    bought_after_cut: list[GalleryItem]
+    lists: dict[str, list[GalleryItem]] = field(default_factory=dict)
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _interval_data(interval: ConfidenceInterval) -> dict[str, float | int | None]:
+    return {
+        "mean": _number(interval.mean),
+        "ci95_low": _number(interval.low),
+        "ci95_high": _number(interval.high),
+        "shoppers": interval.n,
+    }
+
+
+def report_data(
+    result: EvaluationResult,
+    similar: SimilarGallery | None,
+    shoppers: list[ShopperGallery],
+    trends: pd.DataFrame,
+    trend_period: str,
+) -> dict[str, Any]:
+    """Return the machine-readable content of the report."""
+    return {
+        "cut": str(result.cut),
+        "k": result.k,
+        "data": {
+            "first_day": str(result.first_day),
+            "last_day": str(result.last_day),
+            "train_purchases": result.train_purchases,
+            "test_purchases": result.test_purchases,
+            "test_shoppers": result.test_shoppers,
+            "returning_shoppers": result.returning_shoppers,
+            "test_items": result.test_items,
+            "cold_test_items": result.cold_test_items,
+        },
+        "segments": {
+            name: {"description": SEGMENTS[name], "shoppers": size}
+            for name, size in result.segment_sizes.items()
+        },
+        "validation": result.validation,
+        "rankers": {
+            scores.name: {
+                "description": scores.description,
+                **{
+                    (
+                        metric
+                        if metric in {"auc", "diversity", "novelty"}
+                        else f"{metric}@{result.k}"
+                    ): _interval_data(interval)
+                    for metric, interval in scores.intervals.items()
+                },
+                f"coverage@{result.k}": scores.coverage,
+                "recall_curve": {str(k): value for k, value in scores.recall_curve.items()},
+                "segments": {
+                    segment: {
+                        f"{metric}@{result.k}": _interval_data(interval)
+                        for metric, interval in metrics.items()
+                    }
+                    for segment, metrics in scores.segments.items()
+                },
+            }
+            for scores in result.rankers
+        },
+        "training": result.training,
+        "similar_items": None
+        if similar is None
+        else {
+            "query": similar.query.article_id,
+            "neighbours": [
+                {"article_id": item.article_id, "score": item.score} for item in similar.neighbours
+            ],
+        },
+        "shopper_gallery": [
+            {
+                "customer_id": gallery.customer_id,
+                "history": [item.article_id for item in gallery.history],
+                "bought_after_cut": [item.article_id for item in gallery.bought_after_cut],
+                "lists": {
+                    name: [{"article_id": item.article_id, "hit": item.hit} for item in items]
+                    for name, items in gallery.lists.items()
+                },
+            }
+            for gallery in shoppers
+        ],
+        "head_attire_trends": {
+            "period": trend_period,
+            "rows": [
+                {
+                    "period": str(row.period),
+                    "attribute": row.attribute,
+                    "label": row.label,
+                    "units": int(row.units),
+                    "share": float(row.share),
+                }
+                for row in trends.itertuples(index=False)
+            ],
+        },
+    }
+
+
+def _write_rows(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    temporary.replace(path)
+
+
+def write_csv_tables(result: EvaluationResult, trends: pd.DataFrame, directory: Path) -> list[Path]:
+    """Write metrics.csv, segments.csv, recall_curve.csv and head_attire_trends.csv.
+
+    Returns:
+        The paths written.
+    """
+    metrics = directory / "metrics.csv"
+    _write_rows(
+        metrics,
+        ["ranker", "metric", "k", "mean", "ci95_low", "ci95_high", "shoppers"],
+        [
+            [scores.name, metric, result.k, i.mean, i.low, i.high, i.n]
+            for scores in result.rankers
+            for metric, i in scores.intervals.items()
+        ]
+        + [
+            [scores.name, "coverage", result.k, scores.coverage, "", "", result.test_shoppers]
+            for scores in result.rankers
+        ],
+    )
+    segments = directory / "segments.csv"
+    _write_rows(
+        segments,
+        ["ranker", "segment", "metric", "k", "mean", "ci95_low", "ci95_high", "shoppers"],
+        [
+            [scores.name, segment, metric, result.k, i.mean, i.low, i.high, i.n]
+            for scores in result.rankers
+            for segment, values in scores.segments.items()
+            for metric, i in values.items()
+        ],
+    )
+    curve = directory / "recall_curve.csv"
+    _write_rows(
+        curve,
+        ["ranker", "k", "recall"],
+        [
+            [scores.name, k, value]
+            for scores in result.rankers
+            for k, value in scores.recall_curve.items()
+        ],
+    )
+    trend_path = directory / "head_attire_trends.csv"
+    _write_rows(
+        trend_path,
+        ["period", "attribute", "label", "units", "share"],
+        [list(row) for row in trends.itertuples(index=False)],
+    )
+    return [metrics, segments, curve, trend_path]

@@ -1,0 +1,164 @@
+"""Training, publishing, loading and running the head-attire classifier on real photos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.artifact import load_artifact
+from classifier.errors import ModelLoadError
+from classifier.images import load_image
+from classifier.predict import HeadAttireClassifier
+from classifier.taxonomy import LABEL_SETS
+from classifier.training import TrainingResult
+from tests.classifier.tiny_model import train_tiny_classifier
+
+CCP_HAT_PHOTO = "0004"
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home") / "models" / "classifier"
+
+
+@pytest.fixture(scope="module")
+def trained(shared_data: Path, models_root: Path) -> TrainingResult:
+    return train_tiny_classifier(shared_data, models_root)
+
+
+@pytest.fixture(scope="module")
+def loaded(trained: TrainingResult, models_root: Path) -> HeadAttireClassifier:
+    return HeadAttireClassifier.load(models_root)
+
+
+def test_training_publishes_current_version(trained: TrainingResult, models_root: Path) -> None:
+    current = (models_root / "CURRENT").read_text(encoding="utf-8").strip()
+    assert current == trained.directory.name
+    assert (trained.directory / "heads.pt").is_file()
+    assert (trained.directory / "metadata.json").is_file()
+
+
+def test_training_reports_validation_metrics(trained: TrainingResult) -> None:
+    for task in LABEL_SETS:
+        accuracy = trained.metrics[task]["accuracy"]
+        if trained.metrics[task]["samples"]:
+            assert 0.0 <= accuracy["value"] <= 1.0
+            assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
+
+
+def test_metadata_stores_labels_and_display_names(trained: TrainingResult) -> None:
+    metadata = json.loads((trained.directory / "metadata.json").read_text(encoding="utf-8"))
+    assert metadata["labels"]["type"][0] == {"name": "beanie", "en": "Beanie", "zh-CN": "毛线帽"}
+    assert metadata["preprocessing"]["size"] == 224
+    assert metadata["split"]["by"] == "product_code"
+
+
+def test_artifact_round_trip(trained: TrainingResult, models_root: Path) -> None:
+    artifact = load_artifact(models_root)
+    assert artifact.model_version == trained.artifact.model_version
+    for name, tensor in trained.artifact.heads.state_dict().items():
+        assert np.array_equal(tensor.numpy(), artifact.heads.state_dict()[name].numpy()), name
+
+
+def test_load_rejects_changed_label_lists(trained: TrainingResult, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "classifier"
+    shutil.copytree(trained.directory, root / trained.directory.name)
+    (root / "CURRENT").write_text(trained.directory.name + "\n", encoding="utf-8")
+    metadata_path = root / trained.directory.name / "metadata.json"
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    metadata["label_sets_fingerprint"]["colour"] = ["black", "white"]
+    metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
+
+    with pytest.raises(ModelLoadError, match="colour") as error:
+        load_artifact(root)
+    assert "milliner train classifier" in str(error.value)
+
+
+def test_load_without_artifact_names_train_command(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="milliner train classifier"):
+        HeadAttireClassifier.load(tmp_path / "classifier")
+
+
+def test_analyse_product_photo(loaded: HeadAttireClassifier, shared_data: Path) -> None:
+    photo = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0]
+    analysis = loaded.analyse(load_image(photo), kind="product")
+    assert analysis.kind == "product"
+    assert analysis.head_box is None
+    assert analysis.labels is not None
+    for task, label_set in LABEL_SETS.items():
+        prediction = getattr(analysis.labels, task)
+        assert prediction.name in label_set
+        assert 0.0 <= prediction.confidence <= 1.0
+    assert analysis.embedding.dtype == np.float32
+    assert analysis.embedding.shape == (loaded.dim,)
+    assert np.linalg.norm(analysis.embedding) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_analyse_person_photo_finds_head(loaded: HeadAttireClassifier, shared_data: Path) -> None:
+    image = load_image(shared_data / "ccp" / "photos" / f"{CCP_HAT_PHOTO}.jpg")
+    analysis = loaded.analyse(image, kind="auto")
+    assert analysis.kind == "person"
+    assert analysis.head_box is not None
+    x0, y0, x1, y1 = analysis.head_box
+    assert 0 <= x0 < x1 <= image.width
+    assert 0 <= y0 < y1 <= image.height
+    # The head of a standing person is in the upper half of a full-length photo.
+    assert y1 <= image.height / 2
+
+
+def test_analyse_rejects_unknown_kind(loaded: HeadAttireClassifier, shared_data: Path) -> None:
+    photo = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0]
+    with pytest.raises(ValueError, match="invalid photo kind"):
+        loaded.analyse(load_image(photo), kind="selfie")  # type: ignore[arg-type]
+
+
+def test_embed_files_reports_broken_file(
+    loaded: HeadAttireClassifier, shared_data: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    photo = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0]
+    batches = list(loaded.embed_files([photo, broken]))
+    assert [b.paths for b in batches] == [[photo]]
+    assert [path for path, _ in batches[0].failures] == [broken]
+    assert len(batches[0].attire) == 1
+    assert batches[0].vectors.shape == (1, loaded.dim)
+
+
+def test_classify_command_prints_json_lines(
+    loaded: HeadAttireClassifier,
+    models_root: Path,
+    shared_data: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from recsys.cli import main
+
+    product = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0]
+    person = shared_data / "ccp" / "photos" / f"{CCP_HAT_PHOTO}.jpg"
+    home = models_root.parent.parent
+
+    code = main(["--home", str(home), "--no-progress", "classify", str(product), str(person)])
+
+    assert code == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [record["path"] for record in records] == [str(product), str(person)]
+    for record in records:
+        for key in ("type", "type_confidence", "colour", "pattern", "material"):
+            assert key in record, key
+        assert record["type"] in LABEL_SETS["type"]
+    assert records[0]["kind"] == "product"
+    assert "head_box" not in records[0]
+    assert records[1]["kind"] == "person"
+    assert len(records[1]["head_box"]) == 4
+
+
+def test_classify_command_without_classifier_exits_4(tmp_path: Path, shared_data: Path) -> None:
+    from recsys.cli import main
+
+    product = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0]
+    assert main(["--home", str(tmp_path), "classify", str(product)]) == 4

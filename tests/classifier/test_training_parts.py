@@ -1,0 +1,110 @@
+"""The parts of classifier training: the split, augmentation, pixel colours, metrics."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier.augment import AugmentationConfig, augment
+from classifier.colour import COLOUR_FEATURE_DIM, pixel_colour_features
+from classifier.metrics import accuracy, bootstrap_interval, macro_f1, per_class_precision_recall
+from classifier.samples import LabelledImage, split_by_product
+
+
+def _sample(article_id: str, product_code: str) -> LabelledImage:
+    return LabelledImage(
+        article_id=article_id,
+        product_code=product_code,
+        path=Path(f"{article_id}.jpg"),
+        source="test",
+        type="beanie",
+        colour="black",
+        pattern="solid",
+        material="knit",
+    )
+
+
+def test_split_keeps_products_together() -> None:
+    samples = [
+        _sample(f"{code:04d}{variant:03d}", f"{code:04d}")
+        for code in range(200)
+        for variant in range(3)
+    ]
+    training, validation = split_by_product(samples, validation_fraction=0.25, seed=3)
+    training_codes = {s.product_code for s in training}
+    validation_codes = {s.product_code for s in validation}
+    assert training_codes.isdisjoint(validation_codes)
+    assert len(training) + len(validation) == len(samples)
+    assert 0.15 < len(validation_codes) / 200 < 0.35
+
+
+def test_split_is_stable_when_products_are_added() -> None:
+    first = [_sample(f"{code:04d}001", f"{code:04d}") for code in range(100)]
+    more = first + [_sample(f"{code:04d}001", f"{code:04d}") for code in range(100, 150)]
+    _, validation = split_by_product(first, seed=1)
+    _, validation_more = split_by_product(more, seed=1)
+    assert {s.article_id for s in validation} <= {s.article_id for s in validation_more}
+
+
+def test_split_rejects_invalid_fraction() -> None:
+    with pytest.raises(ValueError, match="validation_fraction"):
+        split_by_product([_sample("1", "1")], validation_fraction=1.0)
+
+
+def test_augment_keeps_colours() -> None:
+    pixels = np.full((90, 60, 3), 250, dtype=np.uint8)
+    pixels[20:70, 15:45] = (200, 30, 40)
+    image = Image.fromarray(pixels)
+    config = AugmentationConfig(noise_std=0.0)
+    for seed in range(5):
+        result = np.asarray(augment(image, random.Random(seed), config)).reshape(-1, 3).astype(int)
+        # Bilinear resampling blends the two colours at edges, but creates no other hue:
+        # every pixel stays on the line between the background and the red patch.
+        red_share = (250 - result[:, 1]) / (250 - 30)
+        expected = 250 + red_share[:, None] * (np.array([200, 30, 40]) - 250)
+        assert np.abs(result - expected).max() <= 3
+
+
+def test_pixel_colour_features_find_the_product_colour() -> None:
+    pixels = np.full((120, 80, 3), 245, dtype=np.uint8)
+    pixels[30:90, 20:60] = (20, 40, 200)
+    features = pixel_colour_features(pixels)
+    assert features.shape == (COLOUR_FEATURE_DIM,)
+    histogram = features[:64]
+    # Blue (20, 40, 200) falls into bin r=0, g=0, b=3 of the 4x4x4 histogram.
+    assert histogram.argmax() == 3
+    assert histogram[3] == pytest.approx(1.0)
+    assert features[-1] == pytest.approx(0.25, abs=0.01)
+
+
+def test_pixel_colour_features_reject_greyscale() -> None:
+    with pytest.raises(ValueError, match="RGB"):
+        pixel_colour_features(np.zeros((10, 10), dtype=np.uint8))
+
+
+def test_macro_f1_matches_hand_computation() -> None:
+    truth = np.array([0, 0, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0])
+    # Class 0: precision 1/2, recall 1/2, F1 1/2. Class 1: precision 2/3, recall 1,
+    # F1 4/5. Class 2: never predicted, F1 0.
+    assert macro_f1(truth, predicted, 4) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+
+
+def test_precision_is_nan_for_unpredicted_class() -> None:
+    precision, recall, support = per_class_precision_recall(np.array([0, 1]), np.array([0, 0]), 2)
+    assert np.isnan(precision[1])
+    assert recall[1] == 0.0
+    assert support.tolist() == [1, 1]
+
+
+def test_bootstrap_interval_contains_value() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, size=200)
+    predicted = np.where(rng.random(200) < 0.8, truth, 1 - truth)
+    interval = bootstrap_interval(accuracy, truth, predicted, replicates=300)
+    assert interval.low < interval.value < interval.high
+    assert interval.high - interval.low < 0.2

@@ -1,0 +1,96 @@
+"""The evaluation protocol: default test windows, the split and blend-weight tuning."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.blending import tune_blend_weights
+from recsys.evaluation import default_test_days, split_by_time
+from recsys.ranker import RankerModel
+from recsys.recommend import Recommender
+
+
+def _purchases(first: dt.date, days: int) -> pd.DataFrame:
+    rows = [
+        (f"shopper-{day % 3}", f"a{day % 5}", first + dt.timedelta(days=day)) for day in range(days)
+    ]
+    return pd.DataFrame(rows, columns=["customer_id", "article_id", "purchased_on"])
+
+
+def test_short_history_tests_last_two_days() -> None:
+    assert default_test_days(dt.date(2020, 9, 16), dt.date(2020, 9, 20)) == 2
+
+
+def test_long_history_tests_last_28_days() -> None:
+    assert default_test_days(dt.date(2018, 9, 20), dt.date(2020, 8, 24)) == 28
+
+
+def test_default_cut_of_week_of_purchases() -> None:
+    _, test, cut = split_by_time(_purchases(dt.date(2020, 9, 16), 5))
+
+    assert cut == dt.date(2020, 9, 19)
+    assert set(test["purchased_on"]) == {dt.date(2020, 9, 19), dt.date(2020, 9, 20)}
+
+
+def test_default_cut_of_two_years() -> None:
+    purchases = _purchases(
+        dt.date(2018, 9, 20), (dt.date(2020, 8, 24) - dt.date(2018, 9, 20)).days + 1
+    )
+
+    train, _, cut = split_by_time(purchases)
+
+    assert cut == dt.date(2020, 7, 28)
+    assert max(train["purchased_on"]) == dt.date(2020, 7, 27)
+
+
+def test_explicit_cut_wins() -> None:
+    _, _, cut = split_by_time(_purchases(dt.date(2020, 9, 16), 5), cut=dt.date(2020, 9, 18))
+
+    assert cut == dt.date(2020, 9, 18)
+
+
+def test_cut_outside_history_raises() -> None:
+    with pytest.raises(ValueError, match="leaves no test purchases"):
+        split_by_time(_purchases(dt.date(2020, 9, 16), 5), cut=dt.date(2021, 1, 1))
+
+
+def test_tuning_prefers_repurchase_when_shoppers_repeat() -> None:
+    items = ["a0", "a1", "a2", "a3"]
+    frame = pd.DataFrame(
+        {
+            "article_id": items,
+            "name": items,
+            "product_type": ["Shirt"] * 4,
+            "colour": ["Red"] * 4,
+            "department": ["Tops"] * 4,
+        }
+    ).set_index("article_id", drop=False)
+    day = dt.date(2020, 9, 1)
+    history = pd.DataFrame(
+        [("s0", "a0", day), ("s1", "a1", day), ("s2", "a2", day), ("s3", "a3", day)]
+        + [("s9", "a3", day)] * 5,
+        columns=["customer_id", "article_id", "purchased_on"],
+    )
+    ranker = RankerModel(
+        user_ids=[],
+        item_ids=items,
+        user_factors=np.zeros((0, 2), dtype=np.float32),
+        item_factors=np.zeros((4, 2), dtype=np.float32),
+        item_biases=np.zeros(4, dtype=np.float32),
+        popular=items,
+    )
+    recommender = Recommender(ranker, np.eye(4, dtype=np.float32), frame, history)
+    # Each shopper buys their own item again; popularity would put a3 first.
+    validation = pd.DataFrame(
+        [("s0", "a0"), ("s1", "a1"), ("s2", "a2")], columns=["customer_id", "article_id"]
+    )
+    grid = {"hybrid": (0.0,), "visual": (0.0,), "repurchase": (0.0, 1.0), "popularity": (1.0,)}
+
+    weights, score = tune_blend_weights(recommender, validation, k=1, grid=grid)
+
+    assert weights.repurchase == 1.0
+    assert score == pytest.approx(1.0)

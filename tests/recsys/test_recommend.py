@@ -1,0 +1,234 @@
+"""The served blend on tiny hand-made catalogs, checked against brute-force oracles."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.ranker import RankerModel
+from recsys.recommend import BlendWeights, Recommender, top_k_columns
+
+DAY = dt.date(2020, 9, 18)
+ITEMS = ["a0", "a1", "a2", "a3", "a4", "a5"]
+
+
+def _items() -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "article_id": ITEMS,
+            "name": ["Red beanie", "Red beanie twin", "Blue cap", "Jeans", "Scarf", "Shirt"],
+            "product_type": [
+                "Hat/beanie",
+                "Hat/beanie",
+                "Cap/peaked",
+                "Trousers",
+                "Scarf",
+                "Shirt",
+            ],
+            "colour": ["Red", "Red", "Blue", "Blue", "Black", "White"],
+            "department": ["Hats", "Hats", "Hats", "Denim", "Accessories", "Tops"],
+        }
+    )
+    return frame.set_index("article_id", drop=False)
+
+
+def _vectors() -> np.ndarray:
+    # a0 and a1 look alike; a5 has no photo (a zero row).
+    vectors = np.array(
+        [
+            [1.0, 0.0, 0.0],
+            [0.95, 0.3, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 1.0],
+            [0.5, 0.5, 0.5],
+            [0.0, 0.0, 0.0],
+        ],
+        dtype=np.float32,
+    )
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+def _purchases() -> pd.DataFrame:
+    rows = [
+        ("shopper-1", "a0", DAY),
+        ("shopper-2", "a3", DAY - dt.timedelta(days=3)),
+        ("shopper-2", "a4", DAY),
+        ("shopper-3", "a2", DAY),
+        ("shopper-3", "a2", DAY),
+        ("shopper-4", "a2", DAY),
+    ]
+    return pd.DataFrame(rows, columns=["customer_id", "article_id", "purchased_on"])
+
+
+def _ranker() -> RankerModel:
+    rng = np.random.default_rng(3)
+    return RankerModel(
+        user_ids=["shopper-1", "shopper-2", "shopper-3", "shopper-4"],
+        item_ids=ITEMS,
+        user_factors=rng.normal(size=(4, 2)).astype(np.float32),
+        item_factors=rng.normal(size=(6, 2)).astype(np.float32),
+        item_biases=rng.normal(size=6).astype(np.float32),
+        popular=["a2", "a0", "a3", "a4"],
+    )
+
+
+@pytest.fixture
+def recommender() -> Recommender:
+    return Recommender(_ranker(), _vectors(), _items(), _purchases(), new_item_slots=0)
+
+
+def test_top_k_columns_matches_full_sort() -> None:
+    scores = np.random.default_rng(0).normal(size=(7, 50)).astype(np.float32)
+
+    top = top_k_columns(scores, 12)
+
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :12]
+    np.testing.assert_array_equal(top, expected)
+
+
+def test_top_k_columns_pads_infinite_scores() -> None:
+    scores = np.array([[1.0, -np.inf, 0.5, -np.inf]], dtype=np.float32)
+
+    assert top_k_columns(scores, 3).tolist() == [[0, 2, -1]]
+
+
+def test_recommend_matches_blend_oracle(recommender: Recommender) -> None:
+    signals = recommender.signals(["shopper-2"])
+    expected = np.argsort(-signals.blend(recommender.weights)[0], kind="stable")[:4]
+
+    result = recommender.recommend("shopper-2", 4)
+
+    assert [item.article_id for item in result.items] == [ITEMS[c] for c in expected]
+    assert result.fallback is False
+
+
+def test_last_slot_goes_to_never_bought_item() -> None:
+    recommender = Recommender(_ranker(), _vectors(), _items(), _purchases(), new_item_slots=1)
+    blend_only = Recommender(_ranker(), _vectors(), _items(), _purchases(), new_item_slots=0)
+    never_bought = {"a1", "a5"}
+
+    served = [item.article_id for item in recommender.recommend("shopper-4", 3).items]
+    blended = [item.article_id for item in blend_only.recommend("shopper-4", 3).items]
+
+    assert served[:2] == blended[:2]
+    assert served[2] in never_bought
+
+
+def test_batch_equals_single(recommender: Recommender) -> None:
+    shoppers = ["shopper-1", "shopper-2", "nobody", "shopper-3"]
+
+    batch = recommender.recommend_batch(shoppers, 5)
+
+    assert batch == [recommender.recommend(shopper, 5) for shopper in shoppers]
+
+
+def test_unknown_shopper_gets_popularity(recommender: Recommender) -> None:
+    result = recommender.recommend("nobody", 3)
+
+    assert result.fallback is True
+    assert result.items[0].article_id == "a2"
+    assert {item.reason_en for item in result.items} == {"popular this week"}
+    assert {item.reason_zh for item in result.items} == {"本周热销"}
+
+
+def test_exclude_bought_removes_history(recommender: Recommender) -> None:
+    result = recommender.recommend("shopper-2", 6, exclude_bought=True)
+
+    assert not {"a3", "a4"} & {item.article_id for item in result.items}
+    assert len(result.items) == 4
+
+
+def test_exclude_removes_named_items(recommender: Recommender) -> None:
+    result = recommender.recommend("shopper-1", 6, exclude=["a1", "a5"])
+
+    assert not {"a1", "a5"} & {item.article_id for item in result.items}
+
+
+def test_product_type_filter_is_case_insensitive(recommender: Recommender) -> None:
+    result = recommender.recommend("shopper-1", 10, product_type="hat/BEANIE")
+
+    assert {item.article_id for item in result.items} == {"a0", "a1"}
+
+
+def test_department_filter(recommender: Recommender) -> None:
+    result = recommender.recommend("nobody", 10, department="Hats")
+
+    assert {item.article_id for item in result.items} == {"a0", "a1", "a2"}
+
+
+def test_unknown_filter_value_gives_empty_list(recommender: Recommender) -> None:
+    assert recommender.recommend("shopper-1", 5, product_type="Boots").items == []
+
+
+def test_items_outside_catalog_are_never_recommended() -> None:
+    items = _items().drop(index="a4")
+    recommender = Recommender(_ranker(), _vectors(), items, _purchases())
+
+    result = recommender.recommend("shopper-2", 6)
+
+    assert "a4" not in {item.article_id for item in result.items}
+
+
+@pytest.mark.parametrize("k", [0, 101])
+def test_invalid_k_raises(recommender: Recommender, k: int) -> None:
+    with pytest.raises(ValueError, match="k must be between 1 and 100"):
+        recommender.recommend("shopper-1", k)
+
+
+def test_visual_reason_names_bought_item() -> None:
+    weights = BlendWeights(hybrid=0.0, visual=1.0, repurchase=0.0, popularity=0.0)
+    recommender = Recommender(_ranker(), _vectors(), _items(), _purchases(), weights=weights)
+
+    result = recommender.recommend("shopper-1", 2, exclude_bought=True)
+
+    assert result.items[0].article_id == "a1"
+    assert result.items[0].reason_en == "looks like Red beanie you bought"
+    assert result.items[0].reason_zh == "看起来像您买过的Red beanie"
+
+
+def test_repurchase_reason() -> None:
+    weights = BlendWeights(hybrid=0.0, visual=0.0, repurchase=1.0, popularity=0.0)
+    recommender = Recommender(_ranker(), _vectors(), _items(), _purchases(), weights=weights)
+
+    result = recommender.recommend("shopper-2", 1)
+
+    assert result.items[0].article_id == "a4"
+    assert result.items[0].reason_en == "you bought this before"
+
+
+def test_style_reason_in_both_languages() -> None:
+    weights = BlendWeights(hybrid=1.0, visual=0.0, repurchase=0.0, popularity=0.0)
+    recommender = Recommender(_ranker(), _vectors(), _items(), _purchases(), weights=weights)
+    signals = recommender.signals(["shopper-1"])
+    beanie_first = recommender.recommend("shopper-1", 6, product_type="Hat/beanie")
+
+    reasons = {item.article_id: item for item in beanie_first.items}
+
+    assert signals.hybrid.shape == (1, len(ITEMS))
+    assert reasons["a1"].reason_en == "matches your style: red hat/beanie"
+    assert reasons["a1"].reason_zh == "符合您的风格：红色毛线帽"
+
+
+def test_recent_purchase_scores_higher_repurchase(recommender: Recommender) -> None:
+    signals = recommender.signals(["shopper-2"])
+
+    assert signals.repurchase[0, 4] == pytest.approx(1.0)
+    assert signals.repurchase[0, 3] == pytest.approx(0.5 ** (3 / 14))
+    assert signals.repurchase[0, 0] == 0.0
+
+
+def test_item_without_photo_has_no_visual_signal(recommender: Recommender) -> None:
+    signals = recommender.signals(["shopper-1"])
+
+    assert signals.visual[0, 5] == 0.0
+    assert signals.visual[0, 1] > signals.visual[0, 3]
+
+
+def test_negative_weight_raises() -> None:
+    with pytest.raises(ValueError, match="blend weight visual"):
+        BlendWeights(visual=-1.0)
