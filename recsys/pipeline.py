@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 @dataclass
 class QuickstartResult:
-    """What the quickstart produced, and the wall time of each step in seconds."""
+    """Outputs of one quickstart run, and the wall time of each step in seconds."""
 
     report_html: Path
     report_json: Path
