@@ -12,7 +12,9 @@ The script reads `ccp/` and `hm-week/` under --data and prints:
   or the clothes;
 - on hat photos with pixel masks, the share of hat pixels inside the head box
   (a photo without a detection counts as 0) and the head box's share of the image;
-- detection seconds per photo (wall clock and CPU), with image decoding excluded;
+- detection seconds per photo (wall clock and CPU), with image decoding excluded,
+  and with --baseline the CPU seconds of the default frontal cascade at full
+  resolution on the same photos, for comparison;
 - the share of --products H&M product photos that `looks_like_person` takes for
   a person (false positives), on a fixed random sample.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import random
 import statistics
 import sys
@@ -31,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import cv2.data
 import numpy as np
 import scipy.io
+from PIL import Image
 
 # Running the file directly puts benchmarks/ on sys.path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,6 +51,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GLASSES, HAIR, HAT, SKIN, SUNGLASSES = 17, 19, 20, 41, 47
 HEAD_TOP_LABELS = (GLASSES, HAIR, HAT, SUNGLASSES)
 FACE_LABELS = (GLASSES, HAIR, SKIN, SUNGLASSES)
+BASELINE_CASCADE = "haarcascade_frontalface_default.xml"
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class StreetResult:
     detection: HeadDetection | None
     wall_seconds: float
     cpu_seconds: float
+    baseline_cpu_seconds: float | None = None
     face_correct: bool | None = None
     hat_coverage: float | None = None
     box_area_share: float | None = None
@@ -118,7 +125,24 @@ def face_is_correct(face_box: tuple[int, int, int, int], labels: np.ndarray) -> 
     return middle.size > 0 and bool(np.isin(middle, FACE_LABELS).mean() >= 0.5)
 
 
-def measure_street_photo(photo: StreetPhoto, working_side: int) -> StreetResult:
+@functools.cache
+def baseline_cascade() -> cv2.CascadeClassifier:
+    """Load the default frontal cascade once."""
+    return cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / BASELINE_CASCADE))
+
+
+def time_baseline(image: Image.Image) -> float:
+    """Return the CPU seconds that the default frontal cascade takes on the full image."""
+    cascade = baseline_cascade()
+    grey = np.asarray(image.convert("L"))
+    started = time.process_time()
+    cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5)
+    return time.process_time() - started
+
+
+def measure_street_photo(
+    photo: StreetPhoto, working_side: int, *, baseline: bool = False
+) -> StreetResult:
     """Detect the head in one CCP photo and score it against the mask, if any."""
     image = load_image(photo.path)
     started_wall = time.perf_counter()
@@ -130,6 +154,8 @@ def measure_street_photo(photo: StreetPhoto, working_side: int) -> StreetResult:
         wall_seconds=time.perf_counter() - started_wall,
         cpu_seconds=time.process_time() - started_cpu,
     )
+    if baseline:
+        result.baseline_cpu_seconds = time_baseline(image)
     if photo.mask_path is None:
         return result
 
@@ -183,6 +209,11 @@ def print_street_report(results: list[StreetResult]) -> None:
     wall = statistics.mean(result.wall_seconds for result in results)
     cpu = statistics.mean(result.cpu_seconds for result in results)
     print(f"detection seconds per photo:    {wall:.3f} wall, {cpu:.3f} CPU")
+    baselines = [
+        result.baseline_cpu_seconds for result in results if result.baseline_cpu_seconds is not None
+    ]
+    if baselines:
+        print(f"default frontal cascade at full resolution: {statistics.mean(baselines):.3f} CPU")
 
 
 def print_product_report(paths: list[Path]) -> None:
@@ -219,11 +250,18 @@ def main() -> None:
         default=WORKING_SIDE,
         help=f"longer side in pixels that detection runs at (default: {WORKING_SIDE})",
     )
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also time the default frontal cascade at full resolution on each photo",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
 
     photos = read_street_photos(args.data / "ccp")
-    results = [measure_street_photo(photo, args.working_side) for photo in photos]
+    results = [
+        measure_street_photo(photo, args.working_side, baseline=args.baseline) for photo in photos
+    ]
     print(f"CCP street photos under {args.data / 'ccp'}, working side {args.working_side} px")
     print_street_report(results)
     if args.products > 0:

@@ -61,9 +61,8 @@ def load_image(
        transparent colour) is composited on white, greyscale and CMYK are
        converted, and 16-bit or 32-bit samples are scaled (not clipped) to 0..255.
 
-    An animated GIF, WebP or PNG yields its first frame, because a product or
-    street photo sent as an animation shows the garment in its first frame
-    and later frames may contain only the changed region.
+    An animated GIF, WebP or PNG yields its first frame, and the other frames
+    are ignored.
 
     Args:
         source: a file path, or the bytes of an uploaded file.

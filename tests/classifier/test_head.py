@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,16 @@ def test_greyscale_photo_finds_face(shared_data: Path) -> None:
 
     assert detection is not None
     _assert_box_inside(detection.box, image.size)
+
+
+def test_detection_in_threads_matches_single_thread(shared_data: Path) -> None:
+    images = [load_image(_ccp_photo(shared_data, photo)) for photo in HAT_PHOTOS]
+    expected = [detect_head(image) for image in images]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        found = list(pool.map(detect_head, images * 2))
+
+    assert found == expected * 2
 
 
 def test_blank_image_has_no_head() -> None:
