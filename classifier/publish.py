@@ -1,6 +1,7 @@
-"""Versioned, atomically published model directories.
+"""Versioned, atomically published artifact directories.
 
-A model kind lives in one root directory::
+Used for classifier models here and, through `recsys.artifacts`, for the
+similarity index and the ranker. An artifact kind lives in one root directory::
 
     <root>/v20261204T200501123456-3f2a/   files of one version
     <root>/CURRENT                        name of the version in use
@@ -52,7 +53,7 @@ def current_version_dir(root: Path, *, produced_by: str) -> Path:
     """
     pointer = root / _CURRENT
     if not pointer.is_file():
-        raise ModelLoadError(f"no model published under {root}: run `{produced_by}` first")
+        raise ModelLoadError(f"nothing published under {root}: run `{produced_by}` first")
     version = pointer.read_text(encoding="utf-8").strip()
     directory = root / version
     if not version or not directory.is_dir():

@@ -1,63 +1,26 @@
-"""Versioned, atomically published artifact directories.
+"""Versioned, atomically published artifact directories (index, ranker).
 
-An artifact kind (`index`, `ranker`) lives in one directory::
-
-    <root>/v20261204T200501123456-3f2a/   files of one version
-    <root>/CURRENT                  name of the version in use
-
-A new version is written under a temporary name, renamed into place, and
-only then named in `CURRENT` (itself replaced with `os.replace`). A crash at
-any point leaves the previous version in use and whole.
+The mechanism is `classifier.publish`, which classifier models use too:
+each version is written under a temporary name, renamed into place, and only
+then named in `<root>/CURRENT`, so a crash leaves the previous version in use
+and whole. This module gives it the recsys error type and a `Publication`
+that names the final directory.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import logging
-import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from classifier import publish
+from classifier.errors import ModelLoadError
 from recsys.errors import ArtifactMissingError
 
 __all__ = ["Publication", "current_version_dir", "publish_version", "write_json_atomic"]
 
-logger = logging.getLogger(__name__)
-
-_CURRENT = "CURRENT"
-_KEEP_VERSIONS = 3
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` through a temporary file and a rename."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def current_version_dir(root: Path, *, produced_by: str) -> Path:
-    """Return the directory of the version named in `root/CURRENT`.
-
-    Raises:
-        ArtifactMissingError: nothing was published yet; the message says to
-            run `produced_by`.
-    """
-    pointer = root / _CURRENT
-    if not pointer.is_file():
-        raise ArtifactMissingError(f"no artifact published under {root}: run `{produced_by}` first")
-    version = pointer.read_text(encoding="utf-8").strip()
-    directory = root / version
-    if not version or not directory.is_dir():
-        raise ArtifactMissingError(
-            f"{pointer} names version {version!r}, which is missing: run `{produced_by}` again"
-        )
-    return directory
+write_json_atomic = publish.write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -68,34 +31,25 @@ class Publication:
     final: Path
 
 
+def current_version_dir(root: Path, *, produced_by: str) -> Path:
+    """Return the directory of the version named in `root/CURRENT`.
+
+    Raises:
+        ArtifactMissingError: nothing was published yet, or `CURRENT` names a
+            missing version; the message says to run `produced_by`.
+    """
+    try:
+        return publish.current_version_dir(root, produced_by=produced_by)
+    except ModelLoadError as error:
+        raise ArtifactMissingError(str(error)) from error
+
+
 @contextmanager
 def publish_version(root: Path) -> Iterator[Publication]:
     """Yield an empty staging directory; publish it as the current version on exit.
 
-    If the block raises, the partial directory is removed and `CURRENT` keeps
-    naming the previous version. Only the newest few versions are kept.
+    If the block raises, the staging directory is removed and `CURRENT` keeps
+    naming the previous version. Only the newest three versions are kept.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    version = f"v{stamp}-{secrets.token_hex(2)}"
-    staging = root / f".{version}.tmp"
-    final = root / version
-    staging.mkdir()
-    try:
-        yield Publication(staging=staging, final=final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    os.replace(staging, final)
-    pointer_tmp = root / f".{_CURRENT}.{secrets.token_hex(4)}.tmp"
-    pointer_tmp.write_text(version + "\n", encoding="utf-8")
-    os.replace(pointer_tmp, root / _CURRENT)
-    logger.info("published %s", final)
-    _remove_old_versions(root, keep=version)
-
-
-def _remove_old_versions(root: Path, *, keep: str) -> None:
-    versions = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("v"))
-    for old in versions[:-_KEEP_VERSIONS]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
+    with publish.publish_version(root) as (staging, version):
+        yield Publication(staging=staging, final=root / version)

@@ -108,8 +108,8 @@ _KILL_SNIPPETS = {
         ranker_module.write_json_atomic = write_then_die
     """,
     "before_pointer": """
-        import recsys.artifacts as artifacts
-        replace = artifacts.os.replace
+        import classifier.publish as publish
+        replace = publish.os.replace
         class PatchedOs:
             def __getattr__(self, name):
                 return getattr(os, name)
@@ -117,7 +117,7 @@ _KILL_SNIPPETS = {
                 if Path(target).name == "CURRENT":
                     os.kill(os.getpid(), signal.SIGKILL)
                 replace(source, target)
-        artifacts.os = PatchedOs()
+        publish.os = PatchedOs()
     """,
 }
 
