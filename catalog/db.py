@@ -12,7 +12,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_db_engine", "downgrade", "session_scope", "upgrade"]
+from catalog.errors import SchemaOutdatedError
+
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "create_db_engine",
+    "downgrade",
+    "require_newest_schema",
+    "schema_revisions",
+    "session_scope",
+    "upgrade",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +101,34 @@ def downgrade(url: str, revision: str = "base") -> None:
         "migrating %s down to %s", make_url(url).render_as_string(hide_password=True), revision
     )
     command.downgrade(_alembic_config(url), revision)
+
+
+def schema_revisions(engine: Engine) -> tuple[set[str], set[str]]:
+    """Return (the database's current revisions, the newest revisions of the code).
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database cannot be read.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    import migrations
+
+    heads = set(ScriptDirectory(str(Path(migrations.__file__).parent)).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current, heads
+
+
+def require_newest_schema(engine: Engine) -> None:
+    """Check that the catalog schema is migrated to the newest revision.
+
+    Raises:
+        SchemaOutdatedError: it is not; the message says to run `milliner db upgrade`.
+    """
+    current, heads = schema_revisions(engine)
+    if current != heads:
+        raise SchemaOutdatedError(
+            f"the catalog database is at revision {', '.join(sorted(current)) or '(none)'}, "
+            f"the newest is {', '.join(sorted(heads))}: run `milliner db upgrade` first"
+        )

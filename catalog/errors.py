@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CatalogError", "ImportFileError", "NotFoundError"]
+__all__ = ["CatalogError", "ImportFileError", "NotFoundError", "SchemaOutdatedError"]
 
 
 class CatalogError(Exception):
@@ -25,3 +25,7 @@ class NotFoundError(CatalogError):
         super().__init__(f"{kind} {identifier!r} not found in the catalog")
         self.kind = kind
         self.identifier = identifier
+
+
+class SchemaOutdatedError(CatalogError):
+    """The catalog database is not migrated to the newest schema revision."""

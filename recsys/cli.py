@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog.errors import CatalogError
+from catalog.errors import CatalogError, SchemaOutdatedError
 from catalog.locking import IndexingLockedError
 from catalog.settings import Settings
 from classifier.errors import ClassifierError
@@ -370,6 +370,7 @@ def _run(args: argparse.Namespace) -> int:
 
     engine = db.create_db_engine(settings.database_url)
     try:
+        db.require_newest_schema(engine)
         if args.command == "import":
             from catalog.importer import ImportOptions, import_catalog
 
@@ -494,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexingLockedError as error:
         logger.error("%s", error)
         return EXIT_LOCKED
-    except ArtifactMissingError as error:
+    except (ArtifactMissingError, SchemaOutdatedError) as error:
         logger.error("%s", error)
         return EXIT_MISSING_ARTIFACT
     except (CatalogError, ClassifierError, ValueError) as error:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from catalog.db import create_db_engine
+from catalog.db import create_db_engine, schema_revisions
 from catalog.settings import Settings
 from catalog.tables import Embedding, Item
 from recsys.ranker import RankerModel
@@ -92,16 +92,8 @@ def _database_exists(url: str) -> bool:
 
 
 def _check_database(engine: Engine, report: DoctorReport) -> bool:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    import migrations
-
-    script = ScriptDirectory(str(Path(migrations.__file__).parent))
-    heads = set(script.get_heads())
     try:
-        with engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+        current, heads = schema_revisions(engine)
     except DBAPIError as error:
         report.add("database", False, f"cannot read the catalog database: {error.orig}")
         return False

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from catalog import db
 from catalog.locking import LOCK_FILE_NAME, IndexingLock, IndexingLockedError
+from catalog.settings import Settings
 from recsys.cli import EXIT_LOCKED, main
 
 _HOLDER = """
@@ -86,6 +88,7 @@ def test_index_command_exits_with_locked_code(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("MILLINER_DATABASE_URL", raising=False)
+    db.upgrade(Settings.from_env(home=tmp_path).database_url)
 
     code = main(["--home", str(tmp_path), "--no-progress", "index"])
 
