@@ -18,7 +18,7 @@ from catalog.csv_reading import CsvTable
 
 __all__ = ["ArticleIdLookup", "PurchaseRowParser", "decimal_separator", "parse_number"]
 
-_CUSTOMER_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_CUSTOMER_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
 

@@ -89,7 +89,7 @@ ARTICLE_COLUMNS = {
 PURCHASE_COLUMNS = ("t_dat", "customer_id", "article_id")
 IMAGE_PATH_COLUMN = "image_path"
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 

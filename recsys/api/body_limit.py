@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from typing import Any
+
+from recsys.api.problems import status_title
 
 __all__ = ["MULTIPART_SLACK_BYTES", "BodyLimitMiddleware"]
 
@@ -56,7 +57,7 @@ async def _send_too_large(send: Send, length: int, limit: int) -> None:
     body = json.dumps(
         {
             "type": "about:blank",
-            "title": HTTPStatus(413).phrase,
+            "title": status_title(413),
             "status": 413,
             "detail": f"the request body is {length} bytes, more than the limit of {limit} "
             "bytes: send a smaller photo",

@@ -28,11 +28,20 @@ from recsys.api.errors import (
 )
 from recsys.errors import ArtifactMissingError
 
-__all__ = ["install_problem_handlers", "problem"]
+__all__ = ["install_problem_handlers", "problem", "status_title"]
 
 logger = logging.getLogger(__name__)
 
 _MEDIA_TYPE = "application/problem+json"
+
+
+# RFC 9110 renamed these two; Python 3.11's HTTPStatus still has the older names.
+_RFC9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def status_title(status: int) -> str:
+    """Return the RFC 9110 reason phrase of an HTTP status code, used as the problem title."""
+    return _RFC9110_TITLES.get(status) or HTTPStatus(status).phrase
 
 
 def problem(
@@ -56,7 +65,7 @@ def _fixed_status(status: int) -> Callable[[Request, Exception], Awaitable[JSONR
     Only exceptions whose messages are written for clients (ids, limits and
     the fix, no paths or internals) get such a handler.
     """
-    title = HTTPStatus(status).phrase
+    title = status_title(status)
 
     async def handle(_request: Request, error: Exception) -> JSONResponse:
         return problem(status, title, str(error))
@@ -81,12 +90,12 @@ async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
         for item in cast(RequestValidationError, error).errors()
     ]
     detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
-    return problem(422, "Unprocessable Content", detail, errors=errors)
+    return problem(422, status_title(422), detail, errors=errors)
 
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     http_error = cast(StarletteHTTPException, error)
-    title = HTTPStatus(http_error.status_code).phrase
+    title = status_title(http_error.status_code)
     return problem(http_error.status_code, title, str(http_error.detail))
 
 

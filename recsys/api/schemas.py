@@ -141,8 +141,10 @@ class CustomerListPublic(BaseModel):
 class PurchaseCreate(BaseModel):
     """One purchased unit to record for the next ranker training."""
 
-    customer_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
-    article_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    customer_id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+    )
+    article_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
     purchased_on: dt.date
     price: float | None = Field(default=None, ge=0)
     sales_channel: int | None = Field(default=None, ge=0)

@@ -268,3 +268,10 @@ def test_new_ranker_version_is_loaded_without_restart(
             after = test_client.get("/ready").json()["ranker_version"]
 
     assert after != before
+
+
+@pytest.mark.parametrize("article_id", [".hidden", "..."])
+def test_dot_leading_item_id_is_422(client: TestClient, article_id: str) -> None:
+    response = client.get(f"/v1/items/{article_id}/similar")
+
+    assert response.status_code == 422

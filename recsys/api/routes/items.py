@@ -37,9 +37,10 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 ARTICLE_ID = PathParam(
-    min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", examples=["0706016001"]
+    min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$", examples=["0706016001"]
 )
-_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+# An id may not start with a dot, so "." and ".." never become URL path segments.
+_ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 
 # With same_type=true the neighbours are filtered after the search, so the
 # search requests this many times k, and stops after this many rounds.

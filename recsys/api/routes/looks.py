@@ -71,7 +71,7 @@ def shop_this_look(
         Form(
             min_length=1,
             max_length=128,
-            pattern=r"^[A-Za-z0-9_.-]+$",
+            pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$",
             description="Blend the visual matches with this shopper's purchase history.",
         ),
     ] = None,

@@ -52,7 +52,7 @@ def list_customers(
 @router.get("/{customer_id}/purchases", response_model=list[ItemPublic])
 def purchase_history(
     customer_id: Annotated[
-        str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+        str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
     ],
     session: DbSession,
     language: RequestLanguage,
