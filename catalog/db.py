@@ -124,7 +124,7 @@ def require_newest_schema(engine: Engine) -> None:
     """Check that the catalog schema is migrated to the newest revision.
 
     Raises:
-        SchemaOutdatedError: it is not; the message says to run `milliner db upgrade`.
+        SchemaOutdatedError: it is not. The message names `milliner db upgrade`.
     """
     current, heads = schema_revisions(engine)
     if current != heads:

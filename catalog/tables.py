@@ -62,7 +62,7 @@ class Item(Base):
 
 
 class ItemImage(Base):
-    """A product photo on disk; `sha256` tells when its content changed."""
+    """A product photo on disk. A new `sha256` means its content changed."""
 
     __tablename__ = "item_images"
     __table_args__ = (UniqueConstraint("article_id", "path"),)

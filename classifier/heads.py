@@ -4,8 +4,8 @@ Input: the backbone's pooled features (N, 1280) and the colour features of the
 product pixels (N, COLOUR_FEATURE_DIM). A shared layer feeds four classification
 heads (type, colour, pattern, material) and a projection to the style
 embedding. The colour head also receives the pixel colour features, because the
-backbone was trained to ignore colour shifts and its features say little about
-the exact shade.
+backbone was trained to ignore colour shifts, so its features carry little
+information about the exact shade.
 """
 
 from __future__ import annotations

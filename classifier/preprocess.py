@@ -21,9 +21,8 @@ class Preprocessing:
     """Letterbox an RGB image to a square and normalise it per channel.
 
     Product photos are portrait (2:3) with the product centred on a light
-    background, so the image is padded to a square with `pad_value` instead
-    of being centre-cropped, which would cut off the crown of a hat or the
-    ends of a scarf.
+    background, so the image is padded to a square with `pad_value`. A
+    centre crop would cut off the crown of a hat or the ends of a scarf.
 
     Attributes:
         size: side of the square network input, in pixels.

@@ -36,7 +36,7 @@ def current_version_dir(root: Path, *, produced_by: str) -> Path:
 
     Raises:
         ArtifactMissingError: nothing was published yet, or `CURRENT` names a
-            missing version; the message says to run `produced_by`.
+            missing version. The message names the command `produced_by`.
     """
     try:
         return publish.current_version_dir(root, produced_by=produced_by)

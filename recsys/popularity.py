@@ -15,7 +15,7 @@ def popular_items(purchases: pd.DataFrame, *, window_days: int = 7) -> list[str]
     Args:
         purchases: columns `article_id` (str) and `purchased_on` (date).
         window_days: length of the recent window, counted back from the last
-            purchase date; ties, and items outside the window, are ordered
+            purchase date. Ties, and items outside the window, are ordered
             by units sold over the whole history.
 
     Returns:

@@ -359,9 +359,8 @@ class Recommender:
             if with_photo.size == 0:
                 continue
             # NOTE: this reads the whole (n_items, dim) embedding matrix for every
-            # request (19 MB for hm-week), which dominates the CPU time of a
-            # recommendation; a low-dimensional copy or precomputed neighbour
-            # lists would cut it.
+            # request (19 MB for hm-week), and that dominates its CPU time. A
+            # low-dimensional copy or precomputed neighbour lists would cut it.
             similarity = self._vectors[with_photo] @ self._vectors.T
             best = similarity.argmax(axis=0)
             visual[row] = similarity[best, np.arange(n_items)]

@@ -74,7 +74,7 @@ def choose_index_kind(
     """Return "flat" up to `exact_max_items` items, and an IVF kind above.
 
     Above the threshold it is "ivfpq": at one million 256-d vectors it
-    answered about six times as many queries per second as "ivf" at the same
+    served about six times as many queries per second as "ivf" at the same
     recall (benchmarks/search_scale.py). 4-bit PQ codes need `dim` to be a
     multiple of 4, so for other dimensions it is "ivf".
     """
@@ -218,7 +218,7 @@ class SimilarityIndex:
     ) -> None:
         if index.ntotal != len(article_ids):
             raise ValueError(
-                f"index holds {index.ntotal} vectors but the id map has {len(article_ids)} ids"
+                f"index contains {index.ntotal} vectors but the id map has {len(article_ids)} ids"
             )
         self._index = index
         self.article_ids = list(article_ids)

@@ -40,7 +40,7 @@ def shared_data() -> Path:
 def postgres_url() -> str:
     """URL of the PostgreSQL server for tests, from MILLINER_TEST_POSTGRES_URL.
 
-    Skips when no server answers, unless MILLINER_REQUIRE_POSTGRES=1 (set by
+    Skips when no server responds, unless MILLINER_REQUIRE_POSTGRES=1 (set by
     CI), where a missing server fails the test instead.
     """
     import sqlalchemy
@@ -90,7 +90,7 @@ def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
 def hm_slice(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small catalog in the H&M layout cut from hm-week.
 
-    It holds the 300 most-bought articles (head attire included), every
+    It contains the 300 most-bought articles (head attire included), every
     purchase of them, and symbolic links to their photos.
     """
     source = shared_data / "hm-week"

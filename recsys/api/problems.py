@@ -102,7 +102,9 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # The traceback goes to the server log only; clients get no internals.
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(500, "Internal Server Error", "the server failed to answer; see its log")
+    return problem(
+        500, "Internal Server Error", "internal error: the request failed; see the server log"
+    )
 
 
 DATABASE_RETRY_AFTER_S = 1
@@ -111,7 +113,8 @@ DATABASE_RETRY_AFTER_S = 1
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
     # SQLite raises "database is locked" once its busy timeout has passed
     # while another writer has the lock. That is load, not a bug, so the
-    # response asks the client to retry. Every other database error stays a 500.
+    # response carries Retry-After for the client to retry. Every other
+    # database error stays a 500.
     if "locked" not in str(error).lower():
         return await _unexpected(request, error)
     logger.warning("database locked on %s %s; responded 503", request.method, request.url.path)

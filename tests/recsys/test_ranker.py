@@ -31,7 +31,7 @@ def item_features(hm_slice: Path) -> dict[str, list[str]]:
         )
         for row in articles.itertuples()
     }
-    # One item nobody bought, known only by its features.
+    # An item without purchases, known only by its features.
     features["cold0000001"] = ["type:Hat/beanie", "colour:Black"]
     return features
 
@@ -96,11 +96,18 @@ def test_unbought_item_gets_a_finite_score(ranker: RankerModel) -> None:
     assert np.isfinite(scores[:, column]).all()
 
 
-def test_identical_tags_score_differently(ranker: RankerModel, purchases: pd.DataFrame) -> None:
-    bought = purchases["article_id"].value_counts().index[:2]
-    columns = [ranker.item_column(article) for article in bought]
+def test_identical_tags_score_differently(
+    ranker: RankerModel, purchases: pd.DataFrame, item_features: dict[str, list[str]]
+) -> None:
+    # Two bought items with the same tags differ only in their identity feature.
+    by_tags: dict[tuple[str, ...], list[str]] = {}
+    for article in purchases["article_id"].unique():
+        by_tags.setdefault(tuple(item_features[article]), []).append(article)
+    twins = next(articles[:2] for articles in by_tags.values() if len(articles) >= 2)
+    columns = [ranker.item_column(article) for article in twins]
     scores = ranker.score_items(ranker.user_ids[:1])[0]
 
+    assert item_features[twins[0]] == item_features[twins[1]]
     assert scores[columns[0]] != scores[columns[1]]
 
 
