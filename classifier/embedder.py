@@ -18,13 +18,61 @@ from classifier.errors import InvalidImageError
 from classifier.images import load_image
 from classifier.preprocess import Preprocessing
 
-__all__ = ["PRECISIONS", "BatchEmbedder", "EmbeddedBatch", "ImageEmbedder"]
+__all__ = [
+    "PRECISIONS",
+    "BatchEmbedder",
+    "EmbeddedBatch",
+    "ImageEmbedder",
+    "has_native_bf16",
+    "resolve_precision",
+]
 
 logger = logging.getLogger(__name__)
 
 # "bf16" runs the forward pass under bfloat16 autocast, which pays off on CPUs
 # with AMX or AVX512-BF16 and on recent GPUs.
 PRECISIONS = ("fp32", "bf16")
+# CPU flags of native bfloat16 arithmetic. Without them torch emulates bf16:
+# on a 2-core AMD EPYC with only AVX2 the forward pass ran at 4.0 images/s
+# in bf16 against 18.4 in fp32 (batch 32, 224 px).
+_BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+_CPUINFO = Path("/proc/cpuinfo")
+
+
+def has_native_bf16(device: str | torch.device | None = None) -> bool:
+    """Return whether `device` (default: cuda when present, else cpu) computes bf16 natively.
+
+    On CPUs this reads the flags in /proc/cpuinfo; where that file does not
+    exist the answer is False, so the caller stays with fp32.
+    """
+    resolved = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if resolved.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if resolved.type != "cpu":
+        return False
+    try:
+        text = _CPUINFO.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return not _BF16_CPU_FLAGS.isdisjoint(line.split(":", 1)[-1].split())
+    return False
+
+
+def resolve_precision(precision: str, device: str | torch.device | None = None) -> str:
+    """Return `precision`, with "auto" replaced by "bf16" or "fp32" for `device`.
+
+    Raises:
+        ValueError: `precision` is neither "auto" nor one of PRECISIONS.
+    """
+    if precision == "auto":
+        return "bf16" if has_native_bf16(device) else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"invalid precision {precision!r}: use auto or one of {', '.join(PRECISIONS)}"
+        )
+    return precision
 
 
 @dataclass

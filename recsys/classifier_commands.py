@@ -16,6 +16,8 @@ __all__ = ["run_classifier_command"]
 logger = logging.getLogger(__name__)
 
 _EXIT_OK = 0
+# The exit code of argparse's own usage errors: a missing or invalid option.
+_EXIT_USAGE = 2
 _EXIT_INVALID_INPUT = 3
 
 
@@ -39,10 +41,10 @@ def _train(args: argparse.Namespace, settings: Settings, *, progress: bool) -> i
 
     if not args.data:
         logger.error("train classifier needs at least one catalog: pass --data DIR")
-        return _EXIT_INVALID_INPUT
+        return _EXIT_USAGE
     if args.views < 0:
         logger.error("--views must be at least 0, got %d", args.views)
-        return _EXIT_INVALID_INPUT
+        return _EXIT_USAGE
     config = ClassifierTrainingConfig(
         seed=args.seed,
         deterministic=args.deterministic,

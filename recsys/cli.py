@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,8 +43,8 @@ EXIT_INTERRUPTED = 130
 
 # The values of classifier.embedder.PRECISIONS and recsys.jobs.EXECUTIONS and
 # DEFAULT_PRECISION, repeated so that `milliner --help` does not import torch.
-_PRECISIONS = ("fp32", "bf16")
-_DEFAULT_PRECISION = "bf16"
+_PRECISIONS = ("auto", "fp32", "bf16")
+_DEFAULT_PRECISION = "auto"
 _ENGINES = ("local", "ray")
 
 _DEFAULT_HOST = "127.0.0.1"
@@ -169,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=_PRECISIONS,
         default=_DEFAULT_PRECISION,
-        help="arithmetic of the ImageNet embedder's forward pass; bf16 vectors get their own "
-        f"model version (default: {_DEFAULT_PRECISION})",
+        help="arithmetic of the ImageNet embedder's forward pass: auto picks bf16 where the "
+        "CPU (AMX, AVX512-BF16) or GPU computes it natively, else fp32; bf16 vectors get "
+        f"their own model version (default: {_DEFAULT_PRECISION})",
     )
     index.add_argument(
         "--engine",
@@ -297,10 +299,31 @@ def _training_config(args: argparse.Namespace) -> TrainingConfig:
     )
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+def _can_listen(host: str, port: int) -> str | None:
+    """Return why `host`:`port` cannot be listened on, or None when it can."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as error:
+        return f"cannot resolve {host!r}: {error.strerror or error}"
+    family, kind, protocol, _, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return f"cannot listen on {host}:{port}: {error.strerror or error}"
+    return None
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     import os
 
     import uvicorn
+
+    problem = _can_listen(host, port)
+    if problem is not None:
+        logger.error("%s: stop the process using it or choose another --port", problem)
+        return EXIT_FAILURE
 
     # Worker processes build the app from the environment, so the data
     # directory chosen with --home reaches them through it.
@@ -314,6 +337,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         workers=workers,
         log_level="info",
     )
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -343,8 +367,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK if report.ok else EXIT_INCONSISTENT
 
     if args.command == "serve":
-        _serve(settings, args.host, args.port, args.workers)
-        return EXIT_OK
+        return _serve(settings, args.host, args.port, args.workers)
 
     if args.command in ("train", "evaluate", "classify") and (
         args.command == "classify" or args.what == "classifier"
@@ -356,6 +379,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "quickstart":
         from recsys.pipeline import run_quickstart
 
+        # Fail before minutes of indexing and training, not after them.
+        problem = None if args.no_serve else _can_listen(args.host, args.port)
+        if problem is not None:
+            logger.error("%s: choose another --port, or pass --no-serve", problem)
+            return EXIT_FAILURE
+
         result = run_quickstart(
             settings,
             args.data,
@@ -365,7 +394,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         _print_quickstart(result, args.host, args.port, serving=not args.no_serve)
         if not args.no_serve:
-            _serve(settings, args.host, args.port, args.workers)
+            return _serve(settings, args.host, args.port, args.workers)
         return EXIT_OK
 
     engine = db.create_db_engine(settings.database_url)

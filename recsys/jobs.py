@@ -11,14 +11,14 @@ from sqlalchemy import Engine
 from catalog.indexing import IndexingSummary, index_images, load_item_embeddings
 from catalog.locking import IndexingLock
 from catalog.settings import Settings
-from classifier.embedder import PRECISIONS, BatchEmbedder, ImageEmbedder
+from classifier.embedder import BatchEmbedder, ImageEmbedder, resolve_precision
 from classifier.evaluation import evaluate_classifier, held_out_samples
 from classifier.predict import HeadAttireClassifier
 from classifier.training import ClassifierTrainingConfig, TrainingResult, train_classifier
 from recsys.data import build_item_features, load_items, load_purchases
 from recsys.errors import ArtifactMissingError
 from recsys.ranker import RankerModel, TrainingConfig, train_ranker
-from recsys.similarity import SimilarityIndex
+from recsys.similarity import SimilarityIndex, content_digest, published_content_digest
 
 __all__ = [
     "DEFAULT_PRECISION",
@@ -35,17 +35,21 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 EXECUTIONS = ("local", "ray")
-# bf16 autocast kept every embedding of 600 hm-2y photos within cosine 0.99
-# of fp32 (min 0.995), and ran the forward pass 1.3x faster on a 2-core AMD
-# EPYC with AVX512-BF16; see benchmarks/indexing_throughput.py and
-# docs/benchmarks.md.
-DEFAULT_PRECISION = "bf16"
+# "auto" picks bf16 where the hardware computes it natively, else fp32. bf16
+# autocast kept every embedding of 600 hm-2y photos within cosine 0.99 of
+# fp32 (min 0.995) and ran the forward pass 1.3x faster on a 2-core AMD EPYC
+# with AVX512-BF16, but 4.6x slower on one with only AVX2; see
+# benchmarks/indexing_throughput.py and docs/benchmarks.md.
+DEFAULT_PRECISION = "auto"
 
 
 def build_similarity_index(
     engine: Engine, settings: Settings, model_version: str
 ) -> SimilarityIndex:
     """Build and publish the FAISS index from the stored embeddings of `model_version`.
+
+    When the published index was built from the same ids and vectors, it is
+    returned and no new version is published.
 
     Raises:
         ArtifactMissingError: no item has an embedding of that version.
@@ -56,6 +60,15 @@ def build_similarity_index(
             f"no item has an embedding of model {model_version}: import a catalog with "
             "photos (`milliner import --data DIR`), then run `milliner index`"
         )
+    if published_content_digest(settings.index_dir) == content_digest(
+        article_ids, vectors, model_version
+    ):
+        current = SimilarityIndex.load(settings.index_dir)
+        logger.info(
+            "the published similarity index of %d items is up to date: nothing to publish",
+            len(current),
+        )
+        return current
     index = SimilarityIndex.build(article_ids, vectors, model_version=model_version)
     path = index.save(settings.index_dir)
     logger.info("published the similarity index of %d items at %s", len(index), path)
@@ -90,8 +103,9 @@ def run_indexing(
     one data directory never interleave.
 
     Args:
-        precision: "fp32" or "bf16" (bfloat16 autocast) for the ImageNet
-            embedder; bf16 vectors carry their own model version. A trained
+        precision: "fp32", "bf16" (bfloat16 autocast) or "auto" (bf16 where
+            `device` computes it natively) for the ImageNet embedder; bf16
+            vectors carry their own model version. A trained
             classifier always runs in fp32.
         execution: "local" decodes and runs the network in this process;
             "ray" spreads that over the workers of a Ray cluster (`RAY_ADDRESS`,
@@ -103,8 +117,7 @@ def run_indexing(
     """
     if execution not in EXECUTIONS:
         raise ValueError(f"invalid execution {execution!r}: use one of {', '.join(EXECUTIONS)}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"invalid precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    precision = resolve_precision(precision, device)
     with IndexingLock(settings.home):
         return _index_locked(
             engine,

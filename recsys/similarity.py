@@ -14,6 +14,7 @@ and finds a GPU, searches run on a GPU copy of the index.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ import faiss
 import numpy as np
 
 from recsys.artifacts import current_version_dir, publish_version, write_json_atomic
+from recsys.errors import ArtifactMissingError
 
 __all__ = [
     "EXACT_SEARCH_MAX_ITEMS",
@@ -33,7 +35,9 @@ __all__ = [
     "IndexKind",
     "SimilarityIndex",
     "choose_index_kind",
+    "content_digest",
     "ivf_list_count",
+    "published_content_digest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -215,6 +219,7 @@ class SimilarityIndex:
         model_version: str,
         *,
         parameters: dict[str, Any] | None = None,
+        content_sha256: str | None = None,
     ) -> None:
         if index.ntotal != len(article_ids):
             raise ValueError(
@@ -226,6 +231,7 @@ class SimilarityIndex:
         self.model_version = model_version
         self.kind = _kind_of(index)
         self.parameters = dict(parameters or {})
+        self.content_sha256 = content_sha256
         self._search_index = _search_copy_on_gpu(index, self.kind) or index
 
     @classmethod
@@ -290,7 +296,13 @@ class SimilarityIndex:
             count,
             time.perf_counter() - started,
         )
-        return cls(index, article_ids, model_version, parameters=parameters)
+        return cls(
+            index,
+            article_ids,
+            model_version,
+            parameters=parameters,
+            content_sha256=content_digest(article_ids, vectors, model_version),
+        )
 
     def set_search_parameters(
         self,
@@ -398,6 +410,7 @@ class SimilarityIndex:
                     "metric": "inner_product_on_unit_vectors",
                     "kind": self.kind,
                     "parameters": self.parameters,
+                    "content_sha256": self.content_sha256,
                 },
             )
         return publication.final
@@ -418,7 +431,34 @@ class SimilarityIndex:
             article_ids,
             metadata["model_version"],
             parameters=metadata.get("parameters", {}),
+            content_sha256=metadata.get("content_sha256"),
         )
+
+
+def content_digest(article_ids: Sequence[str], vectors: np.ndarray, model_version: str) -> str:
+    """Return a SHA-256 of what an index is built from: ids, vectors and model version.
+
+    Two builds from the same inputs give the same digest, so `milliner index`
+    can tell that a run changed nothing and keep the published version.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps([model_version, list(article_ids)]).encode("utf-8"))
+    digest.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def published_content_digest(root: Path) -> str | None:
+    """Return the content digest in the metadata of the current version under `root`.
+
+    None when nothing is published, or the version predates digests.
+    """
+    try:
+        directory = current_version_dir(root, produced_by="milliner index")
+        metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+    except (ArtifactMissingError, OSError, ValueError):
+        return None
+    digest = metadata.get("content_sha256")
+    return digest if isinstance(digest, str) else None
 
 
 def _downcast(index: faiss.Index) -> Any:

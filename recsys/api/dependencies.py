@@ -1,9 +1,14 @@
-"""FastAPI dependencies shared by the routers."""
+"""FastAPI dependencies shared by the routers.
+
+They are `async def` because none of them waits on anything: FastAPI runs a
+plain `def` dependency in its thread pool, which costs a handoff between
+threads per dependency and request.
+"""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -18,12 +23,12 @@ from recsys.errors import ArtifactMissingError
 __all__ = ["ApiKey", "DbSession", "Holder", "RequestLanguage", "State", "UploadLimit"]
 
 
-def _holder(request: Request) -> StateHolder:
+async def _holder(request: Request) -> StateHolder:
     holder: StateHolder = request.app.state.holder
     return holder
 
 
-def _state(holder: Annotated[StateHolder, Depends(_holder)]) -> ServingState:
+async def _state(holder: Annotated[StateHolder, Depends(_holder)]) -> ServingState:
     # Each request reads the reference once, so a reload during the request
     # cannot mix two versions of the artifacts.
     state = holder.current
@@ -35,12 +40,14 @@ def _state(holder: Annotated[StateHolder, Depends(_holder)]) -> ServingState:
     return state
 
 
-def _session(state: Annotated[ServingState, Depends(_state)]) -> Iterator[Session]:
+async def _session(state: Annotated[ServingState, Depends(_state)]) -> AsyncIterator[Session]:
+    # Opening a session takes no connection yet, and closing one hands its
+    # connection back to the pool; neither blocks the event loop for long.
     with Session(state.engine) as session:
         yield session
 
 
-def _language(
+async def _language(
     accept_language: Annotated[
         str | None,
         Header(description="`zh-CN` (or any `zh`) for Chinese labels and reasons; else English."),
@@ -49,7 +56,7 @@ def _language(
     return language_from_header(accept_language)
 
 
-def _api_key(
+async def _api_key(
     state: Annotated[ServingState, Depends(_state)],
     x_api_key: Annotated[
         str | None, Header(description="A key from the server's MILLINER_API_KEYS.")
@@ -77,7 +84,7 @@ def _api_key(
     return x_api_key
 
 
-def _upload_limit(state: Annotated[ServingState, Depends(_state)]) -> int:
+async def _upload_limit(state: Annotated[ServingState, Depends(_state)]) -> int:
     return state.settings.max_upload_bytes
 
 

@@ -22,7 +22,9 @@ from catalog.settings import Settings
 from classifier.embedder import ImageEmbedder
 from recsys.api.live_index import LiveIndex
 from recsys.artifacts import current_version_dir
+from recsys.data import load_items, load_purchases
 from recsys.ranker import RankerModel
+from recsys.recommend import Recommender
 from recsys.similarity import SimilarityIndex
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ class ServingState:
     Attributes:
         index: the published similarity index, without items added through the API.
         live: `index` plus the items added through the API; search this one.
+        recommender: the served blend over `ranker` and `index`, with the
+            catalog and the purchases as they were when it was built.
         embedder: the image model that embeds uploads, loaded once.
         classifier: the trained head-attire classifier, or None when none is published.
         ranker_version, classifier_version: directory names of the loaded versions.
@@ -63,6 +67,7 @@ class ServingState:
     live: LiveIndex
     ranker: RankerModel
     ranker_version: str
+    recommender: Recommender
     embedder: ImageEmbedder
     classifier: HeadAttireClassifier | None = None
     classifier_version: str | None = None
@@ -115,6 +120,15 @@ def _embedder_for(index_model_version: str) -> ImageEmbedder:
     return ImageEmbedder(batch_size=1, precision=precision)
 
 
+def build_recommender(engine: Engine, ranker: RankerModel, index: SimilarityIndex) -> Recommender:
+    """Build the served blend from the catalog's items and purchases.
+
+    This finds every item's visual neighbours (seconds for a large catalog),
+    so it runs when artifacts load, never inside a request.
+    """
+    return Recommender.from_artifacts(ranker, index, load_items(engine), load_purchases(engine))
+
+
 def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> ServingState:
     """Open the catalog and load the current index, ranker, embedder and classifier.
 
@@ -130,13 +144,20 @@ def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> 
     embedder = embedder or _embedder_for(index.model_version)
     # The engine is created last, so a start-up that retries while artifacts
     # are missing does not leave an engine behind on every attempt.
+    engine = create_db_engine(settings.database_url)
+    try:
+        recommender = build_recommender(engine, ranker, index)
+    except BaseException:
+        engine.dispose()
+        raise
     state = ServingState(
         settings=settings,
-        engine=create_db_engine(settings.database_url),
+        engine=engine,
         index=index,
         live=LiveIndex(index, index_dir.name),
         ranker=ranker,
         ranker_version=ranker_dir.name,
+        recommender=recommender,
         embedder=embedder,
         classifier=classifier,
         classifier_version=classifier_version,
@@ -179,6 +200,10 @@ def load_published_changes(state: ServingState) -> dict[str, Any] | None:
         changes["classifier"], changes["classifier_version"] = load_classifier(state.settings)
     if not changes:
         return None
+    if "index" in changes or "ranker" in changes:
+        changes["recommender"] = build_recommender(
+            state.engine, changes.get("ranker", state.ranker), changes.get("index", state.index)
+        )
     logger.info(
         "loaded newly published artifacts: %s",
         ", ".join(f"{key} {value}" for key, value in changes.items() if key.endswith("version")),

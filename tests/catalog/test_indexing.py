@@ -108,6 +108,25 @@ def test_second_run_does_nothing(
     assert rows_after == rows_before
 
 
+def test_second_job_publishes_no_new_version(catalog: tuple[Settings, Engine, Path]) -> None:
+    settings, engine, _ = catalog
+    run_indexing(engine, settings, batch_size=_BATCH_SIZE, precision="fp32")
+    pointer = settings.index_dir / "CURRENT"
+    first_version = pointer.read_text(encoding="utf-8")
+    versions = sorted(path.name for path in settings.index_dir.iterdir())
+
+    summary, index = run_indexing(engine, settings, batch_size=_BATCH_SIZE, precision="fp32")
+
+    assert summary.processed == 0
+    assert pointer.read_text(encoding="utf-8") == first_version
+    assert sorted(path.name for path in settings.index_dir.iterdir()) == versions
+    assert len(index) == 8
+    with session_scope(engine) as session:
+        session.execute(delete(Item).where(Item.article_id == index.article_ids[0]))
+    run_indexing(engine, settings, batch_size=_BATCH_SIZE, precision="fp32")
+    assert pointer.read_text(encoding="utf-8") != first_version
+
+
 def test_changed_photo_is_embedded_again(
     catalog: tuple[Settings, Engine, Path], embedder: ImageEmbedder
 ) -> None:

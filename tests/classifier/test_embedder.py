@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from classifier import embedder as embedder_module
 from classifier.backbone import EMBEDDING_DIM, default_weights_path, load_backbone
-from classifier.embedder import ImageEmbedder
+from classifier.embedder import ImageEmbedder, has_native_bf16, resolve_precision
 from classifier.errors import ModelLoadError
 from classifier.preprocess import Preprocessing
 
@@ -109,3 +110,32 @@ def test_preprocessing_round_trips() -> None:
 def test_preprocessing_rejects_tiny_size() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         Preprocessing(size=4)
+
+
+_CPUINFO_AVX2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+_CPUINFO_AMX = "processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_tile amx_bf16\n"
+
+
+@pytest.mark.parametrize(("cpuinfo", "expected"), [(_CPUINFO_AVX2, "fp32"), (_CPUINFO_AMX, "bf16")])
+def test_auto_precision_follows_cpu_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpuinfo: str, expected: str
+) -> None:
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo, encoding="utf-8")
+    monkeypatch.setattr(embedder_module, "_CPUINFO", path)
+    assert resolve_precision("auto", "cpu") == expected
+    assert has_native_bf16("cpu") is (expected == "bf16")
+
+
+def test_auto_precision_without_cpuinfo_is_fp32(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedder_module, "_CPUINFO", tmp_path / "missing")
+    assert resolve_precision("auto", "cpu") == "fp32"
+
+
+def test_explicit_precision_is_kept_and_unknown_is_refused() -> None:
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="fp16"):
+        resolve_precision("fp16", "cpu")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -14,41 +13,15 @@ from catalog.queries import bought_items, customer_exists
 from recsys.api.dependencies import DbSession, RequestLanguage, State
 from recsys.api.routes.items import item_public_list
 from recsys.api.schemas import RecommendationsPublic
-from recsys.api.state import ServingState
-from recsys.data import load_items, load_purchases
-from recsys.recommend import MAX_K, Recommender
+from recsys.recommend import MAX_K
 
-__all__ = ["recommender_for", "router"]
+__all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 CUSTOMER_ID = PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-
-# The recommender of the current ranker and index, built on first use. One
-# slot: a republished ranker or index replaces it.
-_cache_lock = threading.Lock()
-_cache: tuple[int, int, Recommender] | None = None
-
-
-def recommender_for(state: ServingState) -> Recommender:
-    """Return the recommender of `state`'s ranker and index, building it once.
-
-    The build reads every item and purchase from the catalog (about a second
-    for 30,000 purchases).
-    """
-    global _cache
-    key = (id(state.ranker), id(state.index))
-    with _cache_lock:
-        if _cache is not None and _cache[:2] == key:
-            return _cache[2]
-        recommender = Recommender.from_artifacts(
-            state.ranker, state.index, load_items(state.engine), load_purchases(state.engine)
-        )
-        _cache = (key[0], key[1], recommender)
-        logger.info("built the recommender of ranker %s", state.ranker_version)
-        return recommender
 
 
 @router.get("/{customer_id}/recommendations", response_model=RecommendationsPublic)
@@ -81,7 +54,7 @@ def recommendations(
     with no purchase gets the most popular items, with `fallback` set to true.
     Filters compare case-insensitively; a value no item has gives an empty list.
     """
-    recommender = recommender_for(state)
+    recommender = state.recommender
     if not recommender.has_history(customer_id) and not customer_exists(
         session, customer_id=customer_id
     ):
