@@ -174,9 +174,21 @@ async def _recommendations(
 
 # wrk runs this Lua script in each of its threads: every request takes the
 # next shopper id, and the summary prints the figures this script parses.
+# With a target rate, each connection waits a think time drawn uniformly from
+# [0, 2 x MEAN_DELAY_MS] after every response, so requests arrive spread out
+# instead of in bursts of one per connection.
 _WRK_SCRIPT = r"""
 local ids = {%s}
 local position = 0
+local mean_delay_ms = %f
+init = function(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+end
+if mean_delay_ms > 0 then
+  delay = function()
+    return math.floor(2 * mean_delay_ms * math.random())
+  end
+end
 request = function()
   position = position + 1
   local id = ids[(position %% #ids) + 1]
@@ -193,13 +205,25 @@ end
 
 
 def _recommendations_wrk(
-    base: str, customers: list[str], *, connections: int, duration_s: float, name: str
+    base: str,
+    customers: list[str],
+    *,
+    connections: int,
+    duration_s: float,
+    name: str,
+    rate: float | None = None,
 ) -> tuple[Run, dict[str, float]]:
-    """Run wrk and return its figures: p50_ms, p99_ms, requests, requests_per_s, errors."""
+    """Run wrk and return its figures: p50_ms, p99_ms, requests, requests_per_s, errors.
+
+    With `rate`, every connection pauses between requests so that all of them
+    together send about `rate` requests a second; the mean pause is 5% shorter
+    than connections / rate, leaving room for the response time itself.
+    """
     ids = ", ".join(f'"{customer}"' for customer in customers)
+    mean_delay_ms = 0.95 * 1000.0 * connections / rate if rate else 0.0
     with tempfile.TemporaryDirectory() as directory:
         script = Path(directory) / "recommendations.lua"
-        script.write_text(_WRK_SCRIPT % ids, encoding="utf-8")
+        script.write_text(_WRK_SCRIPT % (ids, mean_delay_ms), encoding="utf-8")
         completed = subprocess.run(
             [
                 "wrk",
@@ -266,12 +290,20 @@ def main() -> None:
     )
     parser.add_argument("--looks", type=int, default=50, help="look requests (default: 50)")
     parser.add_argument(
+        "--rate",
+        type=float,
+        help="with --generator wrk: pace the connections to about this many requests/s in "
+        "all (default: as fast as the server answers)",
+    )
+    parser.add_argument(
         "--generator",
         choices=["httpx", "wrk"],
         default="httpx",
         help="load generator for recommendations (default: httpx)",
     )
     args = parser.parse_args()
+    if args.rate is not None and (args.rate <= 0 or args.generator != "wrk"):
+        parser.error("--rate must be positive and needs --generator wrk")
 
     photo = args.photo.read_bytes()
     port = _free_port()
@@ -291,7 +323,8 @@ def main() -> None:
         )
         _looks(base, photo, count=5)
 
-        name = f"GET recommendations ({args.connections} connections, {args.generator})"
+        paced = f", paced to {args.rate:g}/s" if args.rate and args.generator == "wrk" else ""
+        name = f"GET recommendations ({args.connections} connections, {args.generator}{paced})"
         wrk_figures: dict[str, float] | None = None
         cpu_before = _server_cpu_seconds(server.pid)
         if args.generator == "wrk":
@@ -301,6 +334,7 @@ def main() -> None:
                 connections=args.connections,
                 duration_s=args.duration,
                 name=name,
+                rate=args.rate,
             )
         else:
             recommendations = asyncio.run(

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import NotFoundError
 from catalog.tables import Customer, Item, ItemImage, ItemLabels, Purchase
 
 __all__ = [
+    "ItemCard",
     "bought_items",
     "customer_exists",
     "get_item",
     "get_items",
     "image_path",
     "image_paths",
+    "item_cards",
     "item_labels",
     "latest_labels_version",
 ]
@@ -106,3 +109,54 @@ def item_labels(
     )
     # Later rows overwrite earlier ones, so descending ids leave the first photo.
     return {article_id: labels for article_id, labels in rows}
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    """What a list of items shows of each: the row, whether it has a photo, its labels."""
+
+    item: Item
+    has_photo: bool
+    labels: ItemLabels | None
+
+
+def _item_cards_statement() -> Select[tuple[Item, int | None, ItemLabels | None]]:
+    newest_version = (
+        select(ItemLabels.model_version).order_by(ItemLabels.id.desc()).limit(1).scalar_subquery()
+    )
+    return (
+        select(Item, ItemImage.id, ItemLabels)
+        .outerjoin(ItemImage, ItemImage.article_id == Item.article_id)
+        .outerjoin(
+            ItemLabels,
+            and_(
+                ItemLabels.image_id == ItemImage.id,
+                ItemLabels.model_version == newest_version,
+                ItemLabels.image_sha256 == ItemImage.sha256,
+            ),
+        )
+        .where(Item.article_id.in_(bindparam("article_ids", expanding=True)))
+        .order_by(ItemImage.id.desc())
+    )
+
+
+# Built once: constructing the statement cost more than running it on SQLite.
+_ITEM_CARDS = _item_cards_statement()
+
+
+def item_cards(session: Session, *, article_ids: Sequence[str]) -> dict[str, ItemCard]:
+    """Return article_id -> its card, for the ids that are in the catalog.
+
+    One query gives what `get_items`, `image_paths` and `item_labels` give
+    together: a recommendation list costs one round trip instead of four.
+    The labels are those of the item's first photo, from the most recently
+    stored labels' model version, made from the photo's present content.
+    """
+    if not article_ids:
+        return {}
+    rows = session.execute(_ITEM_CARDS, {"article_ids": list(article_ids)})
+    # Later rows overwrite earlier ones, so descending ids leave the first photo.
+    return {
+        item.article_id: ItemCard(item=item, has_photo=image_id is not None, labels=labels)
+        for item, image_id, labels in rows
+    }

@@ -113,16 +113,22 @@ class VisualNeighbours:
         """
         visual = np.zeros(n_items, dtype=np.float32)
         nearest = np.full(n_items, -1, dtype=np.int64)
-        if bought.size == 0 or self.per_item == 0:
+        # Rows of items without a photo hold only -1; the others are full.
+        bought = bought[self.columns[bought, 0] >= 0] if self.per_item else bought[:0]
+        if bought.size == 0:
             return visual, nearest
         found = self.columns[bought].ravel()
         scores = self.z[bought].ravel()
-        source = np.repeat(bought, self.per_item)
-        valid = found >= 0
-        found, scores, source = found[valid], scores[valid], source[valid]
-        # Highest z first; np.unique then keeps each item's first, highest entry.
-        order = np.argsort(-scores, kind="stable")
-        unique, first = np.unique(found[order], return_index=True)
-        visual[unique] = scores[order][first]
-        nearest[unique] = source[order][first]
+        # torch's scatter_reduce took 0.1 ms where np.maximum.at took 1.7 ms
+        # on 16,600 entries (83 purchases) over 17,033 items.
+        best_tensor = torch.full((n_items,), -np.inf, dtype=torch.float32)
+        best_tensor.scatter_reduce_(
+            0, torch.from_numpy(found.astype(np.int64)), torch.from_numpy(scores), reduce="amax"
+        )
+        best = best_tensor.numpy()
+        listed = np.isfinite(best)
+        visual[listed] = best[listed]
+        # The purchase whose list gave each item its best z (any one of a tie).
+        winner = scores == best[found]
+        nearest[found[winner]] = np.repeat(bought, self.per_item)[winner]
         return visual, nearest

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from catalog import db
 from catalog.importer import import_articles
 from catalog.indexing import index_images
-from catalog.queries import item_labels
-from catalog.tables import Embedding, ItemImage, ItemLabels
+from catalog.queries import image_paths, item_cards, item_labels
+from catalog.tables import Embedding, Item, ItemImage, ItemLabels
 from classifier.predict import HeadAttireClassifier
 from classifier.taxonomy import LABEL_SETS
 from tests.classifier.tiny_model import tiny_samples, train_tiny_classifier
@@ -104,3 +104,32 @@ def test_item_labels_query_returns_current_labels(
     assert other_version == {}
     for labels in found.values():
         assert labels.model_version == classifier.model_version
+
+
+def test_item_cards_agree_with_the_separate_queries(
+    engine: Engine, classifier: HeadAttireClassifier
+) -> None:
+    index_images(engine, classifier)
+    with Session(engine) as session:
+        article_ids = sorted(session.scalars(select(Item.article_id)))
+        changed, photo_removed = article_ids[0], article_ids[1]
+        # A photo whose content changed after labelling has no current labels.
+        image = session.scalars(select(ItemImage).where(ItemImage.article_id == changed)).one()
+        image.sha256 = "0" * 64
+        session.execute(ItemImage.__table__.delete().where(ItemImage.article_id == photo_removed))
+        session.commit()
+        asked = [*article_ids, "0000000000"]
+
+        cards = item_cards(session, article_ids=asked)
+        labels = item_labels(session, article_ids=asked)
+        photos = image_paths(session, article_ids=asked)
+
+    assert set(cards) == set(article_ids)
+    assert {a for a, card in cards.items() if card.has_photo} == set(photos)
+    assert {a for a, card in cards.items() if card.labels is not None} == set(labels)
+    assert cards[changed].labels is None
+    assert not cards[photo_removed].has_photo and cards[photo_removed].labels is None
+    for article_id, card in cards.items():
+        assert card.item.article_id == article_id
+        if card.labels is not None:
+            assert card.labels.id == labels[article_id].id

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
-from catalog.queries import get_item, get_items, image_path, image_paths, item_labels
+from catalog.queries import get_item, get_items, image_path, item_cards, item_labels
 from catalog.tables import Item, ItemLabels
 from catalog.writes import ItemFields, replace_item_image, save_item
 from classifier.taxonomy import Language
@@ -84,21 +84,19 @@ def item_public_list(
 
     Ids that are no longer in the catalog are left out.
     """
-    items = get_items(session, article_ids=[article_id for article_id, _ in scored])
-    with_photo = image_paths(session, article_ids=list(items))
-    labels = item_labels(session, article_ids=list(items))
+    cards = item_cards(session, article_ids=[article_id for article_id, _ in scored])
     public: list[ItemPublic] = []
     for article_id, score in scored:
-        item = items.get(article_id)
-        if item is None:
+        card = cards.get(article_id)
+        if card is None:
             continue
         public.append(
             item_public(
-                item,
-                has_photo=article_id in with_photo,
+                card.item,
+                has_photo=card.has_photo,
                 score=score,
                 language=language,
-                labels=labels.get(article_id),
+                labels=card.labels,
             )
         )
     return public
