@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import NotFoundError
@@ -120,28 +120,24 @@ class ItemCard:
     labels: ItemLabels | None
 
 
-def _item_cards_statement() -> Select[tuple[Item, int | None, ItemLabels | None]]:
-    newest_version = (
-        select(ItemLabels.model_version).order_by(ItemLabels.id.desc()).limit(1).scalar_subquery()
-    )
-    return (
-        select(Item, ItemImage.id, ItemLabels)
-        .outerjoin(ItemImage, ItemImage.article_id == Item.article_id)
-        .outerjoin(
-            ItemLabels,
-            and_(
-                ItemLabels.image_id == ItemImage.id,
-                ItemLabels.model_version == newest_version,
-                ItemLabels.image_sha256 == ItemImage.sha256,
-            ),
-        )
-        .where(Item.article_id.in_(bindparam("article_ids", expanding=True)))
-        .order_by(ItemImage.id.desc())
-    )
-
-
 # Built once: constructing the statement cost more than running it on SQLite.
-_ITEM_CARDS = _item_cards_statement()
+_NEWEST_LABELS_VERSION = (
+    select(ItemLabels.model_version).order_by(ItemLabels.id.desc()).limit(1).scalar_subquery()
+)
+_ITEM_CARDS = (
+    select(Item, ItemImage.id, ItemLabels)
+    .outerjoin(ItemImage, ItemImage.article_id == Item.article_id)
+    .outerjoin(
+        ItemLabels,
+        and_(
+            ItemLabels.image_id == ItemImage.id,
+            ItemLabels.model_version == _NEWEST_LABELS_VERSION,
+            ItemLabels.image_sha256 == ItemImage.sha256,
+        ),
+    )
+    .where(Item.article_id.in_(bindparam("article_ids", expanding=True)))
+    .order_by(ItemImage.id.desc())
+)
 
 
 def item_cards(session: Session, *, article_ids: Sequence[str]) -> dict[str, ItemCard]:
