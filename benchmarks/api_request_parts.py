@@ -38,7 +38,6 @@ from catalog.settings import Settings
 from classifier.head import WORKING_SIDE, detect_head
 from classifier.images import load_image
 from recsys.api.photo_analysis import LOOK_DETECTION_SIDE
-from recsys.api.routes.customers import recommender_for
 from recsys.api.routes.items import item_public_list
 from recsys.api.state import load_state
 
@@ -83,7 +82,7 @@ def main() -> None:
     embedding = cpu_ms(lambda crop: state.embedder.embed([crop]), crops)
     print(f"| embedding of the head crop | {embedding:.1f} | |")
 
-    recommender = recommender_for(state)
+    recommender = state.recommender
     shoppers = state.ranker.user_ids[:200]
 
     def recommend(customer_id: str) -> list[tuple[str, float]]:

@@ -430,26 +430,28 @@ class Recommender:
         for row, customer_id in enumerate(customer_ids):
             if not self.has_history(customer_id):
                 continue
-            finite = np.isfinite(scores[row])
-            regular = top_k_columns(scores[row : row + 1], k - slots)[0]
-            if (regular < 0).any() or finite.sum() <= k:
+            line = scores[row]
+            finite = np.isfinite(line)
+            regular = top_k_columns(line[None, :], k - slots)[0]
+            if (regular < 0).any() or np.count_nonzero(finite) <= k:
                 continue
-            looks = hybrid_weight * signals.hybrid[row] + visual_weight * signals.visual[row]
-            looks = np.where(self._never_bought & finite, looks, -np.inf)
+            looks = hybrid_weight * signals.hybrid[row]
+            looks += visual_weight * signals.visual[row]
+            looks[~(self._never_bought & finite)] = -np.inf
             looks[regular] = -np.inf
             chosen = top_k_columns(looks[None, :], slots)[0]
             chosen = chosen[chosen >= 0]
             if chosen.size == 0:
                 continue
             # Every other item drops below the chosen ones, keeping its order.
-            floor = float(scores[row, regular[-1]])
+            floor = float(line[regular[-1]])
             step = max(abs(floor), 1.0) * 1e-3
-            others = finite.copy()
+            spread = float(line.max() - np.min(line, where=finite, initial=np.inf))
+            others = finite
             others[regular] = False
             others[chosen] = False
-            spread = float(scores[row, finite].max() - scores[row, finite].min())
-            scores[row, others] -= spread + step * (slots + 2)
-            scores[row, chosen] = floor - step * np.arange(1, chosen.size + 1)
+            np.subtract(line, spread + step * (slots + 2), out=line, where=others)
+            line[chosen] = floor - step * np.arange(1, chosen.size + 1)
 
     def recommend_batch(
         self,

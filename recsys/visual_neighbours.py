@@ -44,7 +44,7 @@ class VisualNeighbours:
     """The nearest items of every item, by style embedding.
 
     Attributes:
-        columns: int32 (n_items, per_item), neighbour columns, most alike first,
+        columns: int64 (n_items, per_item), neighbour columns, most alike first,
             the item itself included; -1 pads rows of items without a photo.
         z: float32 (n_items, per_item), z-scores of the neighbours' cosine
             similarity against all similarities of the row's item.
@@ -77,7 +77,7 @@ class VisualNeighbours:
         started = time.perf_counter()
         rows = np.flatnonzero(has_vector)
         keep = min(per_item, rows.size)
-        columns = np.full((vectors.shape[0], keep), -1, dtype=np.int32)
+        columns = np.full((vectors.shape[0], keep), -1, dtype=np.int64)
         z = np.zeros((vectors.shape[0], keep), dtype=np.float32)
         if keep == 0:
             return cls(columns=columns, z=z)
@@ -123,7 +123,7 @@ class VisualNeighbours:
         # on 16,600 entries (83 purchases) over 17,033 items.
         best_tensor = torch.full((n_items,), -np.inf, dtype=torch.float32)
         best_tensor.scatter_reduce_(
-            0, torch.from_numpy(found.astype(np.int64)), torch.from_numpy(scores), reduce="amax"
+            0, torch.from_numpy(found), torch.from_numpy(scores), reduce="amax"
         )
         best = best_tensor.numpy()
         listed = np.isfinite(best)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -96,6 +97,11 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if holder.current is None:
             await asyncio.to_thread(reloader.load_once)
+        # Everything loaded so far lives as long as the process. Freezing it
+        # keeps the collector's full passes from walking it again and again:
+        # those passes were the pauses at the top of the latency tail.
+        gc.collect()
+        gc.freeze()
         task = asyncio.create_task(reloader.run(resolved.reload_interval_s))
         try:
             yield

@@ -119,6 +119,60 @@ def test_last_slot_goes_to_never_bought_item() -> None:
     assert served[2] in never_bought
 
 
+def test_new_item_slots_match_oracle_on_a_random_catalog() -> None:
+    rng = np.random.default_rng(11)
+    n_items, n_shoppers, k, slots = 300, 12, 12, 2
+    item_ids = [f"i{i:03d}" for i in range(n_items)]
+    shoppers = [f"s{s:02d}" for s in range(n_shoppers)]
+    items = pd.DataFrame(
+        {
+            "article_id": item_ids,
+            "name": item_ids,
+            "product_type": "Hat/beanie",
+            "colour": "Black",
+            "department": "Hats",
+        }
+    ).set_index("article_id", drop=False)
+    # Half of the catalog was never bought.
+    bought = rng.choice(n_items // 2, size=(n_shoppers, 6))
+    purchases = pd.DataFrame(
+        [
+            (shopper, item_ids[column], DAY - dt.timedelta(days=int(rng.integers(0, 30))))
+            for shopper, columns in zip(shoppers, bought, strict=True)
+            for column in columns
+        ],
+        columns=["customer_id", "article_id", "purchased_on"],
+    )
+    ranker = RankerModel(
+        user_ids=shoppers,
+        item_ids=item_ids,
+        user_factors=rng.normal(size=(n_shoppers, 4)).astype(np.float32),
+        item_factors=rng.normal(size=(n_items, 4)).astype(np.float32),
+        item_biases=rng.normal(size=n_items).astype(np.float32),
+        popular=item_ids[:20],
+    )
+    vectors = rng.normal(size=(n_items, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    recommender = Recommender(
+        ranker, vectors, items, purchases, new_item_slots=slots, visual_neighbours=40
+    )
+    never_bought = ~np.isin(item_ids, purchases["article_id"].unique())
+
+    lists = recommender.recommend_batch(shoppers, k)
+
+    signals = recommender.signals(shoppers)
+    blend = signals.blend(recommender.weights)
+    weights = recommender.weights
+    for row, ranked in enumerate(lists):
+        regular = list(np.argsort(-blend[row], kind="stable")[: k - slots])
+        looks = weights.hybrid * signals.hybrid[row] + weights.visual * signals.visual[row]
+        looks[~never_bought] = -np.inf
+        looks[regular] = -np.inf
+        chosen = list(np.argsort(-looks, kind="stable")[:slots])
+        expected = [item_ids[c] for c in regular + chosen]
+        assert [item.article_id for item in ranked.items] == expected
+
+
 def test_batch_equals_single(recommender: Recommender) -> None:
     shoppers = ["shopper-1", "shopper-2", "nobody", "shopper-3"]
 
