@@ -215,9 +215,9 @@ def _recommendations_wrk(
 ) -> tuple[Run, dict[str, float]]:
     """Run wrk and return its figures: p50_ms, p99_ms, requests, requests_per_s, errors.
 
-    With `rate`, every connection pauses between requests so that all of them
-    together send about `rate` requests a second; the mean pause is 5% shorter
-    than connections / rate, leaving room for the response time itself.
+    With `rate`, every connection pauses between requests, so that all of them
+    together send about `rate` requests a second. The mean pause is 5% shorter
+    than connections / rate because each response takes time too.
     """
     ids = ", ".join(f'"{customer}"' for customer in customers)
     mean_delay_ms = 0.95 * 1000.0 * connections / rate if rate else 0.0

@@ -113,7 +113,7 @@ def item_labels(
 
 @dataclass(frozen=True)
 class ItemCard:
-    """What a list of items shows of each: the row, whether it has a photo, its labels."""
+    """One item of a list: its catalog row, whether it has a photo, and its labels."""
 
     item: Item
     has_photo: bool

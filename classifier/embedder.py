@@ -42,8 +42,8 @@ _CPUINFO = Path("/proc/cpuinfo")
 def has_native_bf16(device: str | torch.device | None = None) -> bool:
     """Return whether `device` (default: cuda when present, else cpu) computes bf16 natively.
 
-    On CPUs this reads the flags in /proc/cpuinfo; where that file does not
-    exist the answer is False, so the caller stays with fp32.
+    On CPUs this reads the flags in /proc/cpuinfo. Where that file does not
+    exist it returns False, so the caller stays with fp32.
     """
     resolved = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if resolved.type == "cuda":

@@ -1,6 +1,6 @@
 """Each item's nearest items by style embedding, for the visual signal of the served blend.
 
-The visual signal says how much an item looks like something the shopper
+The visual signal measures how much an item looks like something the shopper
 bought. Computing it exactly for a request multiplies every bought item with
 the whole embedding matrix: on `hm-2y` (17,033 items, 1,280-d) that reads
 87 MB per request and grows with the catalog and the shopper's history.
@@ -107,8 +107,8 @@ class VisualNeighbours:
         """Return the visual signal of a shopper who bought the columns `bought`.
 
         Returns:
-            float32 (n_items,): the largest z-score of each item among the
-            bought items' neighbour lists, 0 for items in none; and int64
+            Two arrays. float32 (n_items,): each item's largest z-score in the
+            bought items' neighbour lists, 0 for items in none. int64
             (n_items,): the bought column that gave it, -1 for items in none.
         """
         visual = np.zeros(n_items, dtype=np.float32)

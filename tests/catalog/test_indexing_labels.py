@@ -118,17 +118,18 @@ def test_item_cards_agree_with_the_separate_queries(
         image.sha256 = "0" * 64
         session.execute(ItemImage.__table__.delete().where(ItemImage.article_id == photo_removed))
         session.commit()
-        asked = [*article_ids, "0000000000"]
+        requested = [*article_ids, "0000000000"]
 
-        cards = item_cards(session, article_ids=asked)
-        labels = item_labels(session, article_ids=asked)
-        photos = image_paths(session, article_ids=asked)
+        cards = item_cards(session, article_ids=requested)
+        labels = item_labels(session, article_ids=requested)
+        photos = image_paths(session, article_ids=requested)
 
     assert set(cards) == set(article_ids)
     assert {a for a, card in cards.items() if card.has_photo} == set(photos)
     assert {a for a, card in cards.items() if card.labels is not None} == set(labels)
     assert cards[changed].labels is None
-    assert not cards[photo_removed].has_photo and cards[photo_removed].labels is None
+    assert not cards[photo_removed].has_photo
+    assert cards[photo_removed].labels is None
     for article_id, card in cards.items():
         assert card.item.article_id == article_id
         if card.labels is not None:

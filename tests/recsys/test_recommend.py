@@ -119,7 +119,7 @@ def test_last_slot_goes_to_never_bought_item() -> None:
     assert served[2] in never_bought
 
 
-def test_new_item_slots_match_oracle_on_a_random_catalog() -> None:
+def test_new_item_slots_match_oracle() -> None:
     rng = np.random.default_rng(11)
     n_items, n_shoppers, k, slots = 300, 12, 12, 2
     item_ids = [f"i{i:03d}" for i in range(n_items)]

@@ -81,12 +81,14 @@ def test_items_outside_every_list_score_zero() -> None:
 def test_no_purchase_and_no_photo_give_no_signal() -> None:
     empty = VisualNeighbours.build(np.zeros((4, 3), np.float32), np.zeros(4, dtype=bool))
     visual, nearest = empty.signal(np.array([0, 2]), 4)
-    assert (visual == 0).all() and (nearest == -1).all()
+    assert (visual == 0).all()
+    assert (nearest == -1).all()
 
     vectors = _unit_vectors(4, 3, seed=3)
     some = VisualNeighbours.build(vectors, np.ones(4, dtype=bool))
     visual, nearest = some.signal(np.empty(0, dtype=np.int64), 4)
-    assert (visual == 0).all() and (nearest == -1).all()
+    assert (visual == 0).all()
+    assert (nearest == -1).all()
 
 
 def test_identical_vectors_do_not_divide_by_zero() -> None:

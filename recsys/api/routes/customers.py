@@ -26,11 +26,11 @@ CUSTOMER_ID = PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-][A
 
 # NOTE: this handler is `async def`, so it runs on the event loop instead of
 # FastAPI's thread pool. Its work is a few milliseconds of CPU under the GIL
-# plus index reads of the catalog, so the pool added no parallelism, and at
-# 200 requests/s over 32 connections on 2 cores (benchmarks/api_load.py)
-# the handoff cost 1.3 ms of CPU a request and tripled p99 (25 to 92 ms).
-# A catalog read that stalls (a remote database that hangs) stalls this
-# worker's other requests too.
+# plus indexed catalog reads, so the pool added no parallelism. At 200
+# requests/s over 32 connections on 2 cores (benchmarks/api_load.py) the
+# handoff cost 1.3 ms of CPU a request and raised p99 from 25 to 92 ms.
+# A catalog read that stalls (a remote database that hangs) also stalls this
+# worker's other requests.
 @router.get("/{customer_id}/recommendations", response_model=RecommendationsPublic)
 async def recommendations(
     customer_id: Annotated[str, CUSTOMER_ID],
