@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.metrics import average_precision_at_k
+from recsys.ranker import TrainingConfig, train_ranker
 from recsys.recommend import BlendWeights, Recommender, ShopperSignals, top_k_columns
+from recsys.similarity import SimilarityIndex
 
-__all__ = ["WEIGHT_GRID", "tune_blend_weights"]
+__all__ = [
+    "WEIGHT_GRID",
+    "blend_weights_from_metadata",
+    "choose_blend_weights",
+    "tune_blend_weights",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +122,63 @@ def tune_blend_weights(
         len(shoppers),
     )
     return best[1], best[0]
+
+
+def choose_blend_weights(
+    history: pd.DataFrame,
+    end: dt.date,
+    window_days: int,
+    *,
+    items: pd.DataFrame,
+    features: dict[str, list[str]],
+    index: SimilarityIndex,
+    config: TrainingConfig,
+    k: int = 12,
+) -> tuple[BlendWeights, dict[str, Any]]:
+    """Tune the blend on the `window_days` before `end`, training on what precedes them.
+
+    `milliner evaluate` calls this with the purchases before its test cut,
+    and `milliner train` with every purchase (`end` the day after the last),
+    so the served weights are chosen the way the evaluated ones are.
+
+    Returns:
+        The weights, and a report: window, purchase counts, validation MAP
+        and whether the weights were tuned. When the window or the time
+        before it has no purchase, the default weights, untuned.
+    """
+    start = end - dt.timedelta(days=window_days)
+    before = history.loc[history["purchased_on"] < start]
+    window = history.loc[(history["purchased_on"] >= start) & (history["purchased_on"] < end)]
+    report: dict[str, Any] = {
+        "window": f"{start} to {end - dt.timedelta(days=1)}",
+        "train_purchases": len(before),
+        "purchases": len(window),
+    }
+    if before.empty or window.empty:
+        logger.warning(
+            "the validation window %s leaves no training or validation purchases; "
+            "using the default blend weights",
+            report["window"],
+        )
+        weights = BlendWeights()
+        report.update(weights=weights.as_dict(), map=None, tuned=False)
+        return weights, report
+    ranker = train_ranker(before, features, config=config)
+    recommender = Recommender.from_artifacts(ranker, index, items, before)
+    weights, score = tune_blend_weights(recommender, window, k=k)
+    report.update(weights=weights.as_dict(), map=score, tuned=True)
+    return weights, report
+
+
+def blend_weights_from_metadata(metadata: dict[str, Any]) -> BlendWeights | None:
+    """Return the blend weights that `milliner train` stored with a ranker, if any.
+
+    Raises:
+        ValueError: the stored weights are not four finite, non-negative numbers.
+    """
+    stored = metadata.get("blend_weights")
+    if stored is None:
+        return None
+    if not isinstance(stored, dict) or set(stored) != set(BlendWeights().as_dict()):
+        raise ValueError(f"invalid blend_weights in the ranker metadata: {stored!r}")
+    return BlendWeights(**{name: float(value) for name, value in stored.items()})

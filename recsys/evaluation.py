@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from catalog.indexing import load_item_embeddings
 from classifier.taxonomy import type_from_product_type
-from recsys.blending import tune_blend_weights
+from recsys.blending import choose_blend_weights
 from recsys.data import build_item_features, load_items, load_purchases
 from recsys.metrics import (
     ConfidenceInterval,
@@ -158,41 +158,6 @@ def split_by_time(
     return train, test, cut
 
 
-def _choose_weights(
-    train: pd.DataFrame,
-    cut: dt.date,
-    window_days: int,
-    items: pd.DataFrame,
-    features: dict[str, list[str]],
-    index: SimilarityIndex,
-    config: TrainingConfig,
-    k: int,
-) -> tuple[BlendWeights, dict[str, object]]:
-    """Tune the blend on the `window_days` before the cut, trained on what precedes them."""
-    start = cut - dt.timedelta(days=window_days)
-    before = train.loc[train["purchased_on"] < start]
-    window = train.loc[train["purchased_on"] >= start]
-    report: dict[str, object] = {
-        "window": f"{start} to {cut - dt.timedelta(days=1)}",
-        "train_purchases": len(before),
-        "purchases": len(window),
-    }
-    if before.empty or window.empty:
-        logger.warning(
-            "the validation window %s leaves no training or validation purchases; "
-            "using the default blend weights",
-            report["window"],
-        )
-        weights = BlendWeights()
-        report.update(weights=weights.as_dict(), map=None, tuned=False)
-        return weights, report
-    ranker = train_ranker(before, features, config=config)
-    recommender = Recommender.from_artifacts(ranker, index, items, before)
-    weights, score = tune_blend_weights(recommender, window, k=k)
-    report.update(weights=weights.as_dict(), map=score, tuned=True)
-    return weights, report
-
-
 def _interval(values: np.ndarray) -> ConfidenceInterval:
     finite = values[~np.isnan(values)]
     if finite.size == 0:
@@ -319,8 +284,8 @@ def evaluate_rankers(
 
     # Choose the blend weights without looking at the test window.
     if weights is None:
-        weights, validation = _choose_weights(
-            train, cut, window_days, items, features, index, config, k
+        weights, validation = choose_blend_weights(
+            train, cut, window_days, items=items, features=features, index=index, config=config, k=k
         )
     else:
         validation = {"weights": weights.as_dict(), "tuned": False, "map": None}

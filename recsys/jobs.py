@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from classifier.embedder import BatchEmbedder, ImageEmbedder, resolve_precision
 from classifier.evaluation import evaluate_classifier, held_out_samples
 from classifier.predict import HeadAttireClassifier
 from classifier.training import ClassifierTrainingConfig, TrainingResult, train_classifier
+from recsys.blending import choose_blend_weights
 from recsys.data import build_item_features, load_items, load_purchases
 from recsys.errors import ArtifactMissingError
+from recsys.evaluation import default_test_days
 from recsys.ranker import RankerModel, TrainingConfig, train_ranker
 from recsys.similarity import SimilarityIndex, content_digest, published_content_digest
 
@@ -180,10 +183,14 @@ def run_training(
     config: TrainingConfig | None = None,
     progress: bool = False,
 ) -> RankerModel:
-    """Train the hybrid ranker on every purchase and publish it.
+    """Train the hybrid ranker on every purchase and publish it with its blend weights.
 
     The visual features come from the embeddings of the model version that
-    the current similarity index was built with.
+    the current similarity index was built with. The blend weights that the
+    API serves are tuned as `milliner evaluate` tunes them: on the last
+    window of purchases (28 days for a history of 56 days or more, else 2),
+    with a ranker trained on the purchases before it. They are stored in
+    the ranker's metadata.
 
     Raises:
         ArtifactMissingError: no index was published yet.
@@ -192,14 +199,28 @@ def run_training(
     config = config or TrainingConfig()
     index = SimilarityIndex.load(settings.index_dir)
     article_ids, vectors = load_item_embeddings(engine, index.model_version)
-    features = build_item_features(load_items(engine), article_ids, vectors, seed=config.seed)
+    items = load_items(engine)
+    features = build_item_features(items, article_ids, vectors, seed=config.seed)
     purchases = load_purchases(engine)
     if purchases.empty:
         raise ArtifactMissingError(
             "the catalog has no purchases: run `milliner import --data DIR` with a transactions.csv"
         )
+    first_day: dt.date = min(purchases["purchased_on"])
+    last_day: dt.date = max(purchases["purchased_on"])
+    weights, validation = choose_blend_weights(
+        purchases,
+        last_day + dt.timedelta(days=1),
+        default_test_days(first_day, last_day),
+        items=items,
+        features=features,
+        index=index,
+        config=config,
+    )
     model = train_ranker(purchases, features, config=config, progress=progress)
     model.metadata["embedding_model_version"] = index.model_version
+    model.metadata["blend_weights"] = weights.as_dict()
+    model.metadata["blend_validation"] = validation
     path = model.save(settings.models_dir / "ranker")
     logger.info("published the ranker at %s", path)
     return model

@@ -538,9 +538,14 @@ class Recommender:
                 "repurchase": weights.repurchase * signals.repurchase[row, column],
                 "popularity": weights.popularity * signals.popularity[column],
             }
-            strongest = (
-                "popularity" if fallback else max(contributions, key=contributions.__getitem__)
-            )
+            if fallback:
+                strongest = "popularity"
+            elif signals.repurchase[row, column] > 0:
+                # An item the shopper bought is explained as such, whichever
+                # signal ranked it, so no reason says it merely looks alike.
+                strongest = "repurchase"
+            else:
+                strongest = max(contributions, key=contributions.__getitem__)
             reason_en, reason_zh = self._reason(
                 strongest, column, int(signals.nearest_bought[row, column])
             )

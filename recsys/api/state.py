@@ -22,6 +22,7 @@ from catalog.settings import Settings
 from classifier.embedder import ImageEmbedder
 from recsys.api.live_index import LiveIndex
 from recsys.artifacts import current_version_dir
+from recsys.blending import blend_weights_from_metadata
 from recsys.data import load_items, load_purchases
 from recsys.ranker import RankerModel
 from recsys.recommend import Recommender
@@ -123,10 +124,23 @@ def _embedder_for(index_model_version: str) -> ImageEmbedder:
 def build_recommender(engine: Engine, ranker: RankerModel, index: SimilarityIndex) -> Recommender:
     """Build the served blend from the catalog's items and purchases.
 
-    This finds every item's visual neighbours (seconds for a large catalog),
-    so it runs when artifacts load, never inside a request.
+    The blend weights are those `milliner train` tuned and stored with the
+    ranker; a ranker published before that gets the default weights. This
+    finds every item's visual neighbours (seconds for a large catalog), so
+    it runs when artifacts load, never inside a request.
+
+    Raises:
+        ValueError: the ranker's stored blend weights are invalid.
     """
-    return Recommender.from_artifacts(ranker, index, load_items(engine), load_purchases(engine))
+    weights = blend_weights_from_metadata(ranker.metadata)
+    if weights is None:
+        logger.warning(
+            "the ranker stores no blend weights: serving the defaults; retrain with "
+            "`milliner train` to tune them"
+        )
+    return Recommender.from_artifacts(
+        ranker, index, load_items(engine), load_purchases(engine), weights=weights
+    )
 
 
 def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> ServingState:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.blending import tune_blend_weights
+from recsys.blending import blend_weights_from_metadata, tune_blend_weights
 from recsys.evaluation import default_test_days, split_by_time
 from recsys.ranker import RankerModel
 from recsys.recommend import Recommender
@@ -94,3 +94,26 @@ def test_tuning_prefers_repurchase_when_shoppers_repeat() -> None:
 
     assert weights.repurchase == 1.0
     assert score == pytest.approx(1.0)
+
+
+def test_stored_blend_weights_are_read_back() -> None:
+    stored = {"hybrid": 0.5, "visual": 0.25, "repurchase": 4.0, "popularity": 1.0}
+
+    weights = blend_weights_from_metadata({"blend_weights": stored})
+
+    assert weights is not None
+    assert weights.as_dict() == stored
+    assert blend_weights_from_metadata({}) is None
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"hybrid": 1.0},
+        {"hybrid": -1.0, "visual": 0.0, "repurchase": 0.0, "popularity": 0.0},
+        [1.0, 1.0, 1.0, 1.0],
+    ],
+)
+def test_invalid_stored_blend_weights_raise(stored: object) -> None:
+    with pytest.raises(ValueError, match="blend"):
+        blend_weights_from_metadata({"blend_weights": stored})

@@ -6,7 +6,10 @@ import csv
 import datetime as dt
 import json
 
+from catalog.settings import Settings
 from recsys.pipeline import QuickstartResult
+from recsys.ranker import RankerModel
+from tests.recsys.api_support import shared_state
 
 
 def test_every_step_is_timed(pipeline_run: QuickstartResult) -> None:
@@ -64,6 +67,22 @@ def test_blend_weights_come_from_validation(pipeline_run: QuickstartResult) -> N
     assert validation["tuned"] is True
     assert validation["window"].endswith(str(dt.date(2020, 9, 18)))
     assert set(validation["weights"]) == {"hybrid", "visual", "repurchase", "popularity"}
+
+
+def test_served_blend_uses_weights_tuned_at_training(
+    pipeline_settings: Settings, pipeline_run: QuickstartResult
+) -> None:
+    ranker = RankerModel.load(pipeline_settings.models_dir / "ranker")
+    stored = ranker.metadata["blend_weights"]
+    validation = ranker.metadata["blend_validation"]
+
+    state = shared_state(pipeline_settings)
+
+    assert validation["tuned"] is True
+    # Training tunes on the last 2 days of every purchase (the slice ends 2020-09-20).
+    assert validation["window"] == "2020-09-19 to 2020-09-20"
+    assert validation["weights"] == stored
+    assert state.recommender.weights.as_dict() == stored
 
 
 def test_report_writes_csv_tables(pipeline_run: QuickstartResult) -> None:

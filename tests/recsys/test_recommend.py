@@ -255,6 +255,19 @@ def test_repurchase_reason() -> None:
     assert result.items[0].reason_en == "you bought this before"
 
 
+def test_bought_item_reason_whatever_the_weights() -> None:
+    weights = BlendWeights(hybrid=0.0, visual=1.0, repurchase=0.0, popularity=0.0)
+    recommender = Recommender(
+        _ranker(), _vectors(), _items(), _purchases(), weights=weights, new_item_slots=0
+    )
+
+    result = recommender.recommend("shopper-1", 6)
+
+    reasons = {item.article_id: item.reason_en for item in result.items}
+    assert reasons["a0"] == "you bought this before"
+    assert reasons["a1"] == "looks like Red beanie you bought"
+
+
 def test_style_reason_in_both_languages() -> None:
     weights = BlendWeights(hybrid=1.0, visual=0.0, repurchase=0.0, popularity=0.0)
     recommender = Recommender(_ranker(), _vectors(), _items(), _purchases(), weights=weights)
