@@ -96,7 +96,9 @@ async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     http_error = cast(StarletteHTTPException, error)
     title = status_title(http_error.status_code)
-    return problem(http_error.status_code, title, str(http_error.detail))
+    # Headers such as Allow on a 405 belong to the response (RFC 9110).
+    headers = dict(http_error.headers) if http_error.headers else None
+    return problem(http_error.status_code, title, str(http_error.detail), headers=headers)
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:

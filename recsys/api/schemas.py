@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 __all__ = [
     "AttirePublic",
@@ -145,9 +145,22 @@ class PurchaseCreate(BaseModel):
         min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
     )
     article_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-    purchased_on: dt.date
-    price: float | None = Field(default=None, ge=0)
+    purchased_on: dt.date = Field(description="Day of the purchase; at most one day ahead of UTC.")
+    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     sales_channel: int | None = Field(default=None, ge=0)
+
+    @field_validator("purchased_on")
+    @classmethod
+    def _not_in_future(cls, value: dt.date) -> dt.date:
+        # One day of slack covers shops ahead of UTC. A far-future date would
+        # otherwise move every later evaluation's default cut past the data.
+        latest = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        if value > latest:
+            raise ValueError(
+                f"purchased_on {value} is in the future (latest accepted: {latest}): "
+                "send the day the purchase was made"
+            )
+        return value
 
 
 class PurchasesRecorded(BaseModel):

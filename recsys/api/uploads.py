@@ -40,9 +40,10 @@ def read_photo(upload: UploadFile, *, max_bytes: int) -> Image.Image:
 
     Raises:
         UploadTooLargeError: the file is larger than `max_bytes`.
-        UnsupportedMediaError: the file is neither JPEG, PNG nor WebP.
-        InvalidImageError: the file claims an accepted type but cannot be
-            decoded (truncated, corrupt, too many pixels).
+        UnsupportedMediaError: the file does not start with the signature of
+            a JPEG, PNG or WebP file, whatever its declared media type.
+        InvalidImageError: the file is empty, or has an accepted signature
+            but cannot be decoded (truncated, corrupt, too many pixels).
     """
     data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
@@ -50,9 +51,8 @@ def read_photo(upload: UploadFile, *, max_bytes: int) -> Image.Image:
             f"{upload.filename or 'the upload'} is larger than the limit of {max_bytes} bytes: "
             "send a smaller photo"
         )
-    sniffed = sniff_media_type(data)
     declared = (upload.content_type or "").split(";")[0].strip().lower()
-    if sniffed is None and declared not in ACCEPTED_MEDIA_TYPES:
+    if data and sniff_media_type(data) is None:
         raise UnsupportedMediaError(
             f"{upload.filename or 'the upload'} is not a JPEG, PNG or WebP file "
             f"(sent as {declared or 'no media type'}): convert it to one of those"

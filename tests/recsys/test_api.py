@@ -44,6 +44,14 @@ def test_health(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
+def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
+    response = client.delete("/health")
+
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "GET"
+
+
 def test_ready_names_loaded_versions(client: TestClient) -> None:
     response = client.get("/ready")
     body = response.json()

@@ -113,11 +113,20 @@ def test_truncated_jpeg_is_422(client: TestClient, street_photo: bytes) -> None:
     assert "truncated" in response.json()["detail"]
 
 
-def test_text_sent_as_jpeg_is_422(client: TestClient) -> None:
+def test_text_sent_as_jpeg_is_415(client: TestClient) -> None:
     response = _post_look(client, b"not an image at all")
 
-    assert response.status_code == 422
-    assert "upload" in response.json()["detail"]
+    assert response.status_code == 415
+    assert "sent as image/jpeg" in response.json()["detail"]
+
+
+def test_gif_sent_as_jpeg_is_415(client: TestClient) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "red").save(buffer, format="GIF")
+    response = _post_look(client, buffer.getvalue(), "image/jpeg")
+
+    assert response.status_code == 415
+    assert "JPEG, PNG or WebP" in response.json()["detail"]
 
 
 def test_missing_photo_is_422(client: TestClient) -> None:

@@ -188,6 +188,26 @@ def test_invalid_purchase_date_is_422(client: TestClient, pipeline_run: Quicksta
     assert response.json()["errors"][0]["location"] == "body.0.purchased_on"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "location"),
+    [
+        ("purchased_on", "2999-01-01", "body.0.purchased_on"),
+        ("price", "Infinity", "body.0.price"),
+        ("price", "NaN", "body.0.price"),
+    ],
+)
+def test_future_date_or_infinite_price_is_422(
+    client: TestClient, pipeline_run: QuickstartResult, field: str, value: str, location: str
+) -> None:
+    purchase = {"customer_id": "x", "article_id": pipeline_run.example_item}
+    purchase["purchased_on"] = "2020-09-21"
+    purchase[field] = value
+    response = client.post("/v1/purchases", json=[purchase], headers=AUTH)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["location"] == location
+
+
 def test_api_keys_read_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MILLINER_API_KEYS", " first, second ,,")
     monkeypatch.setenv("MILLINER_MAX_UPLOAD_BYTES", "2000000")
