@@ -21,8 +21,8 @@ class NotFoundError(CatalogError):
         identifier: the id that was looked up.
     """
 
-    def __init__(self, kind: str, identifier: str) -> None:
-        super().__init__(f"{kind} {identifier!r} not found in the catalog")
+    def __init__(self, kind: str, identifier: str, *, message: str | None = None) -> None:
+        super().__init__(message or f"{kind} {identifier!r} not found in the catalog")
         self.kind = kind
         self.identifier = identifier
 

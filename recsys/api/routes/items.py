@@ -160,7 +160,12 @@ def similar_items(
     """Return the `k` catalog items that look most like this one (cosine similarity)."""
     item = get_item(session, article_id=article_id)
     if article_id not in state.live:
-        raise NotFoundError("indexed item", article_id)
+        raise NotFoundError(
+            "indexed item",
+            article_id,
+            message=f"item {article_id!r} is in the catalog but not in this server's similarity "
+            "index: run `milliner index`, or add its photo with PUT /v1/items/{article_id}",
+        )
     if same_type:
         neighbours = _same_type_neighbours(state, session, item, k)
     else:
