@@ -134,6 +134,7 @@ def choose_blend_weights(
     index: SimilarityIndex,
     config: TrainingConfig,
     k: int = 12,
+    progress: bool = False,
 ) -> tuple[BlendWeights, dict[str, Any]]:
     """Tune the blend on the `window_days` before `end`, training on what precedes them.
 
@@ -163,7 +164,13 @@ def choose_blend_weights(
         weights = BlendWeights()
         report.update(weights=weights.as_dict(), map=None, tuned=False)
         return weights, report
-    ranker = train_ranker(before, features, config=config)
+    logger.info(
+        "tuning the blend weights on %d purchases of %s, training on the %d before them",
+        len(window),
+        report["window"],
+        len(before),
+    )
+    ranker = train_ranker(before, features, config=config, progress=progress)
     recommender = Recommender.from_artifacts(ranker, index, items, before)
     weights, score = tune_blend_weights(recommender, window, k=k)
     report.update(weights=weights.as_dict(), map=score, tuned=True)

@@ -216,6 +216,7 @@ def run_training(
         features=features,
         index=index,
         config=config,
+        progress=progress,
     )
     model = train_ranker(purchases, features, config=config, progress=progress)
     model.metadata["embedding_model_version"] = index.model_version

@@ -42,7 +42,12 @@ def _environment(home: Settings) -> dict[str, str]:
 
 
 def _kill_when_training(home: Settings) -> bytes:
-    """Start `milliner train`, SIGKILL it once its progress bar moves; return its stderr."""
+    """Start `milliner train`, SIGKILL it once a progress bar moves; return its stderr.
+
+    The first bar is that of the ranker trained to tune the blend weights,
+    so the kill may land there or in the final training; both must leave the
+    previous version serving.
+    """
     process = subprocess.Popen(
         [*MILLINER, "train", "--epochs", str(EPOCHS), "--threads", "1"],
         cwd=REPO_ROOT,
