@@ -541,8 +541,8 @@ class Recommender:
             if fallback:
                 strongest = "popularity"
             elif signals.repurchase[row, column] > 0:
-                # An item the shopper bought is explained as such, whichever
-                # signal ranked it, so no reason says it merely looks alike.
+                # An item the shopper bought is explained as a repurchase,
+                # whichever signal ranked it, never as a look-alike.
                 strongest = "repurchase"
             else:
                 strongest = max(contributions, key=contributions.__getitem__)

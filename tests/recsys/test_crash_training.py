@@ -45,7 +45,7 @@ def _kill_when_training(home: Settings) -> bytes:
     """Start `milliner train`, SIGKILL it once a progress bar moves; return its stderr.
 
     The first bar is that of the ranker trained to tune the blend weights,
-    so the kill may land there or in the final training; both must leave the
+    so the kill may land there or in the final training. Both must leave the
     previous version serving.
     """
     process = subprocess.Popen(
