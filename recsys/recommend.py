@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from classifier.taxonomy import COLOUR, TYPE, colour_from_hm, type_from_product_type
+from classifier.taxonomy import COLOUR, colour_from_hm, product_type_display
 from recsys.ranker import RankerModel
 from recsys.similarity import SimilarityIndex
 from recsys.visual_neighbours import DEFAULT_NEIGHBOURS, VisualNeighbours
@@ -532,12 +532,18 @@ class Recommender:
         for column in columns:
             if column < 0:
                 break
+            # Only weighted signals can explain an item: a signal with weight 0
+            # contributes 0, which would beat a negative weighted one.
             contributions = {
-                "hybrid": weights.hybrid * signals.hybrid[row, column],
-                "visual": weights.visual * signals.visual[row, column],
-                "repurchase": weights.repurchase * signals.repurchase[row, column],
-                "popularity": weights.popularity * signals.popularity[column],
-            }
+                name: value
+                for name, value in (
+                    ("hybrid", weights.hybrid * signals.hybrid[row, column]),
+                    ("visual", weights.visual * signals.visual[row, column]),
+                    ("repurchase", weights.repurchase * signals.repurchase[row, column]),
+                    ("popularity", weights.popularity * signals.popularity[column]),
+                )
+                if weights.as_dict()[name] > 0
+            } or {"popularity": 0.0}
             if fallback:
                 strongest = "popularity"
             elif signals.repurchase[row, column] > 0:
@@ -572,10 +578,9 @@ class Recommender:
     def _style_reason(self, column: int) -> tuple[str, str]:
         colour = self._colours[column]
         product_type = self._types[column]
-        head_type = type_from_product_type(product_type)
         colour_label = colour_from_hm(colour)
         colour_zh = COLOUR.display(colour_label, "zh-CN") if colour_label != COLOUR.fallback else ""
-        type_zh = TYPE.display(head_type, "zh-CN") if head_type != TYPE.fallback else product_type
+        type_zh = product_type_display(product_type, "zh-CN")
         style_en = " ".join(part.lower() for part in (colour, product_type) if part)
         return (
             f"matches your style: {style_en}",

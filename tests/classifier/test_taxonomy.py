@@ -20,10 +20,12 @@ from classifier.taxonomy import (
     TYPE,
     Label,
     LabelSet,
+    Language,
     ProductTypeMap,
     colour_from_hm,
     label_sets_fingerprint,
     pattern_from_hm,
+    product_type_display,
     type_from_product_type,
 )
 
@@ -375,3 +377,17 @@ def test_pattern_map_values_are_labels() -> None:
 )
 def test_pattern_from_hm(value: str | None, expected: str) -> None:
     assert pattern_from_hm(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("product_type", "language", "expected"),
+    [
+        ("Trousers", "zh-CN", "长裤"),
+        ("  underwear   BOTTOM ", "zh-CN", "内裤"),
+        ("Hat/beanie", "zh-CN", TYPE.display("beanie", "zh-CN")),
+        ("Trousers", "en", "Trousers"),
+        ("Hoverboard", "zh-CN", "Hoverboard"),
+    ],
+)
+def test_product_type_display(product_type: str, language: Language, expected: str) -> None:
+    assert product_type_display(product_type, language) == expected

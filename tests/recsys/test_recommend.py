@@ -279,6 +279,8 @@ def test_style_reason_in_both_languages() -> None:
     assert signals.hybrid.shape == (1, len(ITEMS))
     assert reasons["a1"].reason_en == "matches your style: red hat/beanie"
     assert reasons["a1"].reason_zh == "符合您的风格：红色毛线帽"
+    trousers = recommender.recommend("shopper-1", 1, product_type="Trousers").items[0]
+    assert trousers.reason_zh == "符合您的风格：蓝色长裤"
 
 
 def test_recent_purchase_scores_higher_repurchase(recommender: Recommender) -> None:
