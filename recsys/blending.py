@@ -15,6 +15,7 @@ from recsys.metrics import average_precision_at_k
 from recsys.ranker import TrainingConfig, train_ranker
 from recsys.recommend import BlendWeights, Recommender, ShopperSignals, top_k_columns
 from recsys.similarity import SimilarityIndex
+from recsys.visual_neighbours import VisualNeighbours
 
 __all__ = [
     "WEIGHT_GRID",
@@ -135,12 +136,15 @@ def choose_blend_weights(
     config: TrainingConfig,
     k: int = 12,
     progress: bool = False,
+    neighbours: VisualNeighbours | None = None,
 ) -> tuple[BlendWeights, dict[str, Any]]:
     """Tune the blend on the `window_days` before `end`, training on what precedes them.
 
     `milliner evaluate` calls this with the purchases before its test cut,
     and `milliner train` with every purchase (`end` the day after the last),
     so the served weights are chosen the way the evaluated ones are.
+    `neighbours` are those of a recommender over the same items and index,
+    which spares finding them again.
 
     Returns:
         The weights, and a report: window, purchase counts, validation MAP
@@ -171,7 +175,7 @@ def choose_blend_weights(
         len(before),
     )
     ranker = train_ranker(before, features, config=config, progress=progress)
-    recommender = Recommender.from_artifacts(ranker, index, items, before)
+    recommender = Recommender.from_artifacts(ranker, index, items, before, neighbours=neighbours)
     weights, score = tune_blend_weights(recommender, window, k=k)
     report.update(weights=weights.as_dict(), map=score, tuned=True)
     return weights, report

@@ -282,19 +282,31 @@ def evaluate_rankers(
     article_ids, vectors = load_item_embeddings(engine, index.model_version)
     features = build_item_features(items, article_ids, vectors, seed=config.seed)
 
-    # Choose the blend weights without looking at the test window.
-    if weights is None:
-        weights, validation = choose_blend_weights(
-            train, cut, window_days, items=items, features=features, index=index, config=config, k=k
-        )
-    else:
-        validation = {"weights": weights.as_dict(), "tuned": False, "map": None}
-
     hybrid = train_ranker(train, features, config=config, progress=progress)
     purchases_only = train_ranker(
         train, {article_id: [] for article_id in features}, config=config, progress=progress
     )
     recommender = Recommender.from_artifacts(hybrid, index, items, train, weights=weights)
+
+    # Choose the blend weights without looking at the test window. The
+    # validation ranker has the same items, so the neighbour lists are reused.
+    if weights is None:
+        weights, validation = choose_blend_weights(
+            train,
+            cut,
+            window_days,
+            items=items,
+            features=features,
+            index=index,
+            config=config,
+            k=k,
+            neighbours=recommender.neighbours,
+        )
+        recommender = Recommender.from_artifacts(
+            hybrid, index, items, train, weights=weights, neighbours=recommender.neighbours
+        )
+    else:
+        validation = {"weights": weights.as_dict(), "tuned": False, "map": None}
     rankers = build_rankers(
         recommender,
         index,

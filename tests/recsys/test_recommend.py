@@ -301,3 +301,34 @@ def test_item_without_photo_has_no_visual_signal(recommender: Recommender) -> No
 def test_negative_weight_raises() -> None:
     with pytest.raises(ValueError, match="blend weight visual"):
         BlendWeights(visual=-1.0)
+
+
+def test_shared_neighbours_give_same_lists(recommender: Recommender) -> None:
+    reused = Recommender(
+        _ranker(),
+        _vectors(),
+        _items(),
+        _purchases(),
+        new_item_slots=0,
+        neighbours=recommender.neighbours,
+    )
+
+    assert reused.neighbours is recommender.neighbours
+    for shopper in ("shopper-1", "shopper-2", "nobody"):
+        assert reused.recommend(shopper, 6) == recommender.recommend(shopper, 6)
+
+
+def test_neighbours_of_other_items_raise() -> None:
+    other = Recommender(_ranker(), _vectors(), _items(), _purchases()).neighbours
+    ranker = _ranker()
+    fewer = RankerModel(
+        user_ids=ranker.user_ids,
+        item_ids=ITEMS[:5],
+        user_factors=ranker.user_factors,
+        item_factors=ranker.item_factors[:5],
+        item_biases=ranker.item_biases[:5],
+        popular=ranker.popular,
+    )
+
+    with pytest.raises(ValueError, match="neighbours has 6 rows"):
+        Recommender(fewer, _vectors()[:5], _items(), _purchases(), neighbours=other)
