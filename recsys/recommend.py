@@ -543,6 +543,7 @@ class Recommender:
     ) -> RecommendationList:
         fallback = not self.has_history(customer_id)
         weights = self.weights
+        weighted = {name for name, weight in weights.as_dict().items() if weight > 0}
         items: list[Recommendation] = []
         for column in columns:
             if column < 0:
@@ -557,7 +558,7 @@ class Recommender:
                     ("repurchase", weights.repurchase * signals.repurchase[row, column]),
                     ("popularity", weights.popularity * signals.popularity[column]),
                 )
-                if weights.as_dict()[name] > 0
+                if name in weighted
             } or {"popularity": 0.0}
             if fallback:
                 strongest = "popularity"

@@ -72,7 +72,8 @@ class VisualNeighbours:
             raise ValueError(f"per_item must be at least 1, got {per_item}")
         if has_vector.shape != (vectors.shape[0],):
             raise ValueError(
-                f"has_vector has shape {has_vector.shape}, expected ({vectors.shape[0]},)"
+                f"has_vector has shape {has_vector.shape}, expected ({vectors.shape[0]},): "
+                "pass one flag per row of vectors"
             )
         started = time.perf_counter()
         rows = np.flatnonzero(has_vector)
