@@ -13,7 +13,7 @@ vectors in 256 dimensions have almost equidistant neighbours and are a
 worst case that no real catalog resembles.
 
 Run:
-    .venv/bin/python benchmarks/search_scale.py --size 1000000 --kinds ivfpq
+    .venv/bin/python benchmarks/search_scale.py --size 1000000 --kinds hnsw,ivfpq
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument(
         "--noise", type=float, default=1.0, help="noise norm relative to a unit centre"
     )
-    parser.add_argument("--kinds", default="ivfpq", help="comma-separated: flat, ivf, ivfpq, hnsw")
+    parser.add_argument("--kinds", default="hnsw", help="comma-separated: flat, ivf, ivfpq, hnsw")
     parser.add_argument("--nprobe", default="64,128,256", help="IVF settings to measure")
     parser.add_argument("--k-factor", default="8,16", help="ivfpq re-ranking settings to measure")
     parser.add_argument("--ef-search", default="32,64,128", help="HNSW settings to measure")

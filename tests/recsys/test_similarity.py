@@ -126,17 +126,10 @@ def _recall(index: SimilarityIndex, vectors: np.ndarray, queries: np.ndarray, k:
 
 
 @pytest.mark.parametrize(
-    ("count", "dim", "expected"),
-    [
-        (10, 256, "flat"),
-        (1000, 256, "flat"),
-        (1001, 256, "ivfpq"),
-        (10**6, 1280, "ivfpq"),
-        (10**6, 30, "ivf"),
-    ],
+    ("count", "expected"), [(10, "flat"), (1000, "flat"), (1001, "hnsw"), (10**6, "hnsw")]
 )
-def test_index_kind_follows_size(count: int, dim: int, expected: str) -> None:
-    assert choose_index_kind(count, dim=dim, exact_max_items=1000) == expected
+def test_index_kind_follows_size(count: int, expected: str) -> None:
+    assert choose_index_kind(count, exact_max_items=1000) == expected
 
 
 @pytest.mark.parametrize("count", [39, 40, 77, 78, 5000, 200_001, 10**7])
@@ -153,12 +146,14 @@ def test_ivf_rejects_too_few_vectors(kind: str) -> None:
         SimilarityIndex.build(_ids(38), _unit_vectors(38, 8), model_version="test", kind=kind)  # type: ignore[arg-type]
 
 
-def test_index_above_threshold_is_ivfpq() -> None:
-    vectors = _clustered_unit_vectors(2000, 16, 40, seed=0)
-    index = SimilarityIndex.build(_ids(2000), vectors, model_version="test", exact_max_items=1000)
+def test_index_above_threshold_is_hnsw_with_high_recall() -> None:
+    vectors = _clustered_unit_vectors(3000, 32, 60, seed=0)
+    queries = _clustered_unit_vectors(100, 32, 60, seed=1)
+    index = SimilarityIndex.build(_ids(3000), vectors, model_version="test", exact_max_items=1000)
 
-    assert index.kind == "ivfpq"
-    assert index.parameters["lists"] * IVF_MIN_POINTS_PER_LIST <= 2000
+    assert index.kind == "hnsw"
+    assert index.parameters["ef_search"] == 64
+    assert _recall(index, vectors, queries, 10) >= 0.95
 
 
 @pytest.mark.parametrize("kind", ["ivf", "ivfpq"])
