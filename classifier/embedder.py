@@ -17,6 +17,7 @@ from classifier.backbone import BACKBONE_NAME, EMBEDDING_DIM, load_backbone
 from classifier.errors import InvalidImageError
 from classifier.images import load_image
 from classifier.preprocess import Preprocessing
+from classifier.runtime import feature_extractor, resolve_runtime
 
 __all__ = [
     "PRECISIONS",
@@ -122,6 +123,7 @@ class ImageEmbedder:
         batch_size: int = 32,
         decode_threads: int = 2,
         precision: str = "fp32",
+        runtime: str = "torch",
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"invalid precision {precision!r}: use one of {', '.join(PRECISIONS)}")
@@ -136,8 +138,15 @@ class ImageEmbedder:
         self.precision = precision
         self.dim = EMBEDDING_DIM
 
+        # ONNX Runtime computes the same fp32 features as torch (cosine 1.0000
+        # in tests/classifier/test_runtime.py), so the model version does not name it.
+        self.runtime = resolve_runtime(runtime, self.device, precision)
         network, digest = load_backbone(weights_path)
-        self._network = network.to(self.device).to(memory_format=torch.channels_last)
+        if self.runtime == "torch":
+            network = network.to(self.device).to(memory_format=torch.channels_last)
+        self._network = feature_extractor(
+            network, runtime=self.runtime, size=self.preprocessing.size
+        )
         self.model_version = f"{BACKBONE_NAME}-imagenet-{digest}-pad{self.preprocessing.size}"
         # bf16 vectors differ slightly from fp32 ones (cosine >= 0.99 on H&M
         # photos in benchmarks/indexing_throughput.py), so they get their own version.
@@ -210,7 +219,8 @@ class ImageEmbedder:
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         pixels = torch.from_numpy(batch)
         inputs = self.preprocessing.normalise(pixels).to(self.device)
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if self.runtime == "torch":
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         with torch.autocast(
             self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
         ):

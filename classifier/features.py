@@ -25,11 +25,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from classifier.augment import AugmentationConfig, augment
-from classifier.backbone import EMBEDDING_DIM, Lite0Features
+from classifier.backbone import EMBEDDING_DIM
 from classifier.colour import COLOUR_FEATURE_DIM, pixel_colour_features
 from classifier.errors import InvalidImageError
 from classifier.images import load_image
 from classifier.preprocess import Preprocessing
+from classifier.runtime import FeatureExtractor
 from classifier.samples import LabelledImage
 
 __all__ = ["CachedFeatures", "backbone_features", "cached_features"]
@@ -62,14 +63,19 @@ class CachedFeatures:
 
 @torch.inference_mode()
 def backbone_features(
-    network: Lite0Features, preprocessing: Preprocessing, images: Sequence[Image.Image]
+    network: FeatureExtractor, preprocessing: Preprocessing, images: Sequence[Image.Image]
 ) -> np.ndarray:
-    """Return the pooled backbone features of RGB images, float32 (N, 1280)."""
+    """Return the pooled backbone features of RGB images, float32 (N, 1280).
+
+    `network` is the torch backbone or what runs it elsewhere (`classifier.runtime`).
+    """
     if not images:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     batch = torch.from_numpy(np.stack([preprocessing.to_array(image) for image in images]))
-    device = next(network.parameters()).device
-    features = network(preprocessing.normalise(batch).to(device))
+    inputs = preprocessing.normalise(batch)
+    if isinstance(network, torch.nn.Module):
+        inputs = inputs.to(next(network.parameters()).device)
+    features = network(inputs)
     return features.cpu().numpy().astype(np.float32, copy=False)
 
 
@@ -99,7 +105,7 @@ def _cache_key(
 
 def cached_features(
     samples: Sequence[LabelledImage],
-    network: Lite0Features,
+    network: FeatureExtractor,
     *,
     weights_digest: str,
     preprocessing: Preprocessing,

@@ -23,12 +23,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from classifier.backbone import Lite0Features
 from classifier.features import backbone_features
 from classifier.head import detect_head
 from classifier.images import load_image
 from classifier.metrics import accuracy, bootstrap_interval
 from classifier.preprocess import Preprocessing
+from classifier.runtime import FeatureExtractor
 
 __all__ = [
     "HatPresenceResult",
@@ -122,7 +122,7 @@ def person_head_box(image: Image.Image) -> tuple[tuple[int, int, int, int], bool
 
 def _crop_features(
     photos: Sequence[StreetPhoto],
-    network: Lite0Features,
+    network: FeatureExtractor,
     preprocessing: Preprocessing,
     *,
     progress: bool,
@@ -171,7 +171,7 @@ def hat_probabilities(state: dict[str, torch.Tensor], features: np.ndarray) -> n
 
 def fit_hat_presence(
     directory: Path,
-    network: Lite0Features,
+    network: FeatureExtractor,
     preprocessing: Preprocessing,
     *,
     seed: int = 0,

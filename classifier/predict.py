@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -28,6 +28,8 @@ from classifier.hat_presence import fallback_head_box, hat_probabilities
 from classifier.head import detect_head
 from classifier.heads import TASKS
 from classifier.images import load_image
+from classifier.preprocess import Preprocessing
+from classifier.runtime import feature_extractor, resolve_runtime
 from classifier.taxonomy import LABEL_SETS, TYPE
 
 __all__ = [
@@ -42,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 PhotoKind = Literal["product", "person", "auto"]
 _HAT_TYPES = ("beanie", "cap", "brimmed_hat")
+# A decoded photo ready for the network: letterboxed uint8 (size, size, 3) and
+# its pixel colour features; or the reason it could not be decoded.
+_Prepared = tuple[np.ndarray, np.ndarray] | str
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class HeadAttireClassifier:
     Attributes:
         model_version: identifies the artifact; stored with every embedding and label.
         dim: size of the style embedding.
+        runtime: where the backbone runs, "torch" or "onnxruntime" (see `classifier.runtime`).
     """
 
     def __init__(
@@ -118,14 +124,22 @@ class HeadAttireClassifier:
         device: str | None = None,
         batch_size: int = 32,
         decode_threads: int = 2,
+        runtime: str = "torch",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if decode_threads < 1:
+            raise ValueError(f"decode_threads must be at least 1, got {decode_threads}")
         self.artifact = artifact
         self.preprocessing = artifact.preprocessing
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.batch_size = batch_size
         self.decode_threads = decode_threads
+        self.runtime = resolve_runtime(runtime, self.device, "fp32")
+        self._features = feature_extractor(
+            network, runtime=self.runtime, size=self.preprocessing.size
+        )
+        # The torch module stays for what needs its layers (saliency pictures).
         self.network = network.to(self.device).eval()
         self._heads = artifact.heads.to(self.device).eval()
         self.model_version = artifact.model_version
@@ -139,8 +153,11 @@ class HeadAttireClassifier:
         weights_path: Path | None = None,
         device: str | None = None,
         batch_size: int = 32,
+        runtime: str = "torch",
     ) -> HeadAttireClassifier:
         """Load the current version under `directory` (the `models/classifier` root).
+
+        `runtime` is "torch", "onnxruntime" or "auto" (see `classifier.runtime`).
 
         Raises:
             ModelLoadError: no artifact, an unreadable one, label lists that differ
@@ -155,7 +172,7 @@ class HeadAttireClassifier:
                 f"but the weights loaded are {digest}: pass the same weights file or run "
                 f"`{TRAIN_COMMAND}` again"
             )
-        return cls(artifact, network, device=device, batch_size=batch_size)
+        return cls(artifact, network, device=device, batch_size=batch_size, runtime=runtime)
 
     # -- products ---------------------------------------------------------
 
@@ -164,15 +181,21 @@ class HeadAttireClassifier:
         self, images: Sequence[Image.Image]
     ) -> tuple[list[HeadAttire], np.ndarray, np.ndarray, np.ndarray]:
         """Return labels, embeddings (N, dim), backbone features (N, 1280), type probabilities."""
-        pixels = torch.from_numpy(np.stack([self.preprocessing.to_array(i) for i in images]))
-        colour = torch.from_numpy(np.stack([pixel_colour_features(np.asarray(i)) for i in images]))
-        features = self.network(self.preprocessing.normalise(pixels).to(self.device))
-        logits, embedding = self._heads(features, colour.to(self.device))
+        return self._infer_prepared([_prepare_image(image, self.preprocessing) for image in images])
+
+    @torch.inference_mode()
+    def _infer_prepared(
+        self, prepared: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[list[HeadAttire], np.ndarray, np.ndarray, np.ndarray]:
+        pixels = torch.from_numpy(np.stack([array for array, _ in prepared]))
+        colour = torch.from_numpy(np.stack([features for _, features in prepared]))
+        features = self._features(self.preprocessing.normalise(pixels).to(self.device))
+        logits, embedding = self._heads(features.to(self.device), colour.to(self.device))
         probabilities = {
             task: torch.softmax(values, 1).cpu().numpy() for task, values in logits.items()
         }
         attire = []
-        for row in range(len(images)):
+        for row in range(len(prepared)):
             predictions = {}
             for task in TASKS:
                 best = int(probabilities[task][row].argmax())
@@ -202,30 +225,45 @@ class HeadAttireClassifier:
     def embed_files(self, paths: Sequence[Path]) -> Iterator[ClassifiedBatch]:
         """Decode, classify and embed files batch by batch, in input order.
 
-        A file that cannot be decoded is reported in its batch's `failures`
-        and never stops the others.
+        The next batch is decoded, letterboxed and measured for colour in a
+        thread pool while the current one is in the network. A file that
+        cannot be decoded is reported in its batch's `failures` and never
+        stops the others.
         """
+        batches = [
+            list(paths[start : start + self.batch_size])
+            for start in range(0, len(paths), self.batch_size)
+        ]
+        if not batches:
+            return
         with ThreadPoolExecutor(max_workers=self.decode_threads) as pool:
-            for start in range(0, len(paths), self.batch_size):
-                batch = list(paths[start : start + self.batch_size])
-                decoded = list(pool.map(_decode, batch))
-                good = [
-                    (p, i)
-                    for p, i in zip(batch, decoded, strict=True)
-                    if isinstance(i, Image.Image)
-                ]
-                failures = [
-                    (p, i) for p, i in zip(batch, decoded, strict=True) if isinstance(i, str)
-                ]
-                for path, reason in failures:
-                    logger.warning("skipping image %s: %s", path, reason)
-                attire, vectors = self.classify([image for _, image in good])
-                yield ClassifiedBatch(
-                    paths=[path for path, _ in good],
-                    vectors=vectors,
-                    failures=failures,
-                    attire=attire,
-                )
+            pending = self._submit(pool, batches[0])
+            for index, batch in enumerate(batches):
+                prepared = [future.result() for future in pending]
+                if index + 1 < len(batches):
+                    pending = self._submit(pool, batches[index + 1])
+                yield self._classify_prepared(batch, prepared)
+
+    def _submit(self, pool: ThreadPoolExecutor, paths: list[Path]) -> list[Future[_Prepared]]:
+        return [pool.submit(_prepare_file, path, self.preprocessing) for path in paths]
+
+    def _classify_prepared(self, paths: list[Path], prepared: list[_Prepared]) -> ClassifiedBatch:
+        good: list[tuple[Path, tuple[np.ndarray, np.ndarray]]] = []
+        failures: list[tuple[Path, str]] = []
+        for path, result in zip(paths, prepared, strict=True):
+            if isinstance(result, str):
+                logger.warning("skipping image %s: %s", path, result)
+                failures.append((path, result))
+            else:
+                good.append((path, result))
+        if not good:
+            return ClassifiedBatch(
+                paths=[], vectors=np.zeros((0, self.dim), dtype=np.float32), failures=failures
+            )
+        attire, vectors, _, _ = self._infer_prepared([result for _, result in good])
+        return ClassifiedBatch(
+            paths=[path for path, _ in good], vectors=vectors, failures=failures, attire=attire
+        )
 
     # -- photos of any kind -------------------------------------------------
 
@@ -300,8 +338,16 @@ def _with_hat_decision(
     return labels
 
 
-def _decode(path: Path) -> Image.Image | str:
+def _prepare_image(
+    image: Image.Image, preprocessing: Preprocessing
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the letterboxed network input of an RGB image and its pixel colour features."""
+    return preprocessing.to_array(image), pixel_colour_features(np.asarray(image))
+
+
+def _prepare_file(path: Path, preprocessing: Preprocessing) -> _Prepared:
     try:
-        return load_image(path)
+        image = load_image(path)
     except (InvalidImageError, OSError) as error:
         return str(error)
+    return _prepare_image(image, preprocessing)

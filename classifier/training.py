@@ -35,6 +35,7 @@ from classifier.hat_presence import fit_hat_presence
 from classifier.heads import TASKS, AttireHeads
 from classifier.metrics import accuracy, bootstrap_interval, macro_f1
 from classifier.preprocess import Preprocessing
+from classifier.runtime import feature_extractor, resolve_runtime
 from classifier.samples import LabelledImage, load_catalog_samples, split_by_product
 from classifier.taxonomy import LABEL_SETS, MATERIAL, TYPE
 
@@ -345,7 +346,14 @@ def train_classifier(
     logger.info("training on %d photos, validating on %d", len(training), len(validation))
 
     preprocessing = Preprocessing()
-    network, digest = load_backbone(weights_path)
+    backbone, digest = load_backbone(weights_path)
+    # Training runs on the CPU, where ONNX Runtime computes the same features
+    # about three times as fast as torch (classifier.runtime).
+    network = feature_extractor(
+        backbone,
+        runtime=resolve_runtime("auto", torch.device("cpu"), "fp32"),
+        size=preprocessing.size,
+    )
     step = time.perf_counter()
     validation_features = cached_features(
         validation,

@@ -41,10 +41,13 @@ EXIT_LOCKED = 5
 EXIT_INCONSISTENT = 6
 EXIT_INTERRUPTED = 130
 
-# The values of classifier.embedder.PRECISIONS and recsys.jobs.EXECUTIONS and
-# DEFAULT_PRECISION, repeated so that `milliner --help` does not import torch.
+# The values of classifier.embedder.PRECISIONS, classifier.runtime.RUNTIMES and
+# recsys.jobs.EXECUTIONS, DEFAULT_PRECISION and DEFAULT_RUNTIME, repeated so
+# that `milliner --help` does not import torch.
 _PRECISIONS = ("auto", "fp32", "bf16")
 _DEFAULT_PRECISION = "auto"
+_RUNTIMES = ("auto", "torch", "onnxruntime")
+_DEFAULT_RUNTIME = "auto"
 _ENGINES = ("local", "ray")
 
 _DEFAULT_HOST = "127.0.0.1"
@@ -179,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="arithmetic of the ImageNet embedder's forward pass: auto picks bf16 where the "
         "CPU (AMX, AVX512-BF16) or GPU computes it natively, else fp32; bf16 vectors get "
         f"their own model version (default: {_DEFAULT_PRECISION})",
+    )
+    index.add_argument(
+        "--runtime",
+        choices=_RUNTIMES,
+        default=_DEFAULT_RUNTIME,
+        help="what runs the network: auto picks onnxruntime for fp32 on the CPU (about 3 "
+        "times as fast as torch there, same vectors) and torch on a GPU or in bf16 "
+        f"(default: {_DEFAULT_RUNTIME})",
     )
     index.add_argument(
         "--engine",
@@ -432,6 +443,7 @@ def _run(args: argparse.Namespace) -> int:
                 progress=progress,
                 precision=args.precision,
                 execution=args.engine,
+                runtime=args.runtime,
             )
             rate = indexing.processed / indexing.seconds if indexing.seconds else 0.0
             print(

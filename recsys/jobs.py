@@ -25,6 +25,7 @@ from recsys.similarity import SimilarityIndex, content_digest, published_content
 
 __all__ = [
     "DEFAULT_PRECISION",
+    "DEFAULT_RUNTIME",
     "EXECUTIONS",
     "build_similarity_index",
     "classifier_dir",
@@ -44,10 +45,12 @@ EXECUTIONS = ("local", "ray")
 # AMD EPYC with AVX512-BF16, and 4.6x slower on one with only AVX2
 # (benchmarks/indexing_throughput.py, docs/benchmarks.md).
 DEFAULT_PRECISION = "auto"
+# ONNX Runtime for fp32 on the CPU, torch elsewhere (classifier.runtime).
+DEFAULT_RUNTIME = "auto"
 
 
 def build_similarity_index(
-    engine: Engine, settings: Settings, model_version: str
+    engine: Engine, settings: Settings, model_version: str, *, progress: bool = False
 ) -> SimilarityIndex:
     """Build and publish the FAISS index from the stored embeddings of `model_version`.
 
@@ -72,7 +75,9 @@ def build_similarity_index(
             len(current),
         )
         return current
-    index = SimilarityIndex.build(article_ids, vectors, model_version=model_version)
+    index = SimilarityIndex.build(
+        article_ids, vectors, model_version=model_version, progress=progress
+    )
     path = index.save(settings.index_dir)
     logger.info("published the similarity index of %d items at %s", len(index), path)
     return index
@@ -94,6 +99,7 @@ def run_indexing(
     progress: bool = False,
     precision: str = DEFAULT_PRECISION,
     execution: str = "local",
+    runtime: str = DEFAULT_RUNTIME,
 ) -> tuple[IndexingSummary, SimilarityIndex]:
     """Embed (and label) new or changed photos, then publish a fresh similarity index.
 
@@ -110,13 +116,16 @@ def run_indexing(
             `device` computes it natively) for the ImageNet embedder; bf16
             vectors carry their own model version. A trained
             classifier always runs in fp32.
+        runtime: where the backbone runs: "torch", "onnxruntime" (fp32 on the
+            CPU only) or "auto" (onnxruntime where it applies, else torch).
+            Both compute the same vectors, so the model version does not change.
         execution: "local" decodes and runs the network in this process;
             "ray" spreads that over the workers of a Ray cluster (`RAY_ADDRESS`,
             else a local one) while this process writes the catalog and the index.
 
     Raises:
         IndexingLockedError: another job holds the lock of `settings.home`.
-        ValueError: an invalid precision or execution.
+        ValueError: an invalid precision, runtime or execution.
     """
     if execution not in EXECUTIONS:
         raise ValueError(f"invalid execution {execution!r}: use one of {', '.join(EXECUTIONS)}")
@@ -132,6 +141,7 @@ def run_indexing(
             progress=progress,
             precision=precision,
             execution=execution,
+            runtime=runtime,
         )
 
 
@@ -146,6 +156,7 @@ def _index_locked(
     progress: bool,
     precision: str,
     execution: str,
+    runtime: str,
 ) -> tuple[IndexingSummary, SimilarityIndex]:
     embedder: BatchEmbedder
     if classifier is None and (classifier_dir(settings) / "CURRENT").is_file():
@@ -154,6 +165,7 @@ def _index_locked(
             weights_path=weights_path,
             device=device,
             batch_size=batch_size,
+            runtime=runtime,
         )
     if classifier is not None:
         logger.info("indexing with the trained classifier %s", classifier.model_version)
@@ -165,14 +177,18 @@ def _index_locked(
             classifier_dir(settings),
         )
         embedder = ImageEmbedder(
-            weights_path=weights_path, batch_size=batch_size, device=device, precision=precision
+            weights_path=weights_path,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
+            runtime=runtime,
         )
     if execution == "ray":
         from catalog.ray_engine import RayEmbedder
 
         embedder = RayEmbedder(embedder)
     summary = index_images(engine, embedder, progress=progress)
-    index = build_similarity_index(engine, settings, embedder.model_version)
+    index = build_similarity_index(engine, settings, embedder.model_version, progress=progress)
     return summary, index
 
 

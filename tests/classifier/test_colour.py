@@ -1,0 +1,70 @@
+"""The fast pixel colour features agree with a plain float64 reference on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.colour import pixel_colour_features
+from classifier.images import load_image
+
+
+def _reference_features(pixels: np.ndarray) -> np.ndarray:
+    """The features computed step by step in float64, as the docstring describes them."""
+    rgb = pixels.astype(np.float64)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    background = np.median(border, axis=0)
+    mask = np.linalg.norm(rgb - background, axis=2) > 40.0
+    share = mask.mean()
+    product = rgb[mask] if share >= 0.01 else rgb.reshape(-1, 3)
+
+    histogram = np.zeros(64)
+    for r, g, b in (product * 4 / 256).astype(int):
+        histogram[r * 16 + g * 4 + b] += 1
+    histogram /= max(histogram.sum(), 1.0)
+
+    srgb = product / 255.0
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    matrix = np.array(
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ]
+    )
+    xyz = linear @ matrix.T / np.array([0.95047, 1.0, 1.08883])
+    delta = 6 / 29
+    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4 / 29)
+    lab = np.stack(
+        [
+            (116 * f[:, 1] - 16) / 100,
+            500 * (f[:, 0] - f[:, 1]) / 128,
+            200 * (f[:, 1] - f[:, 2]) / 128,
+        ],
+        axis=1,
+    ).mean(axis=0)
+    return np.concatenate([histogram, lab, [share]])
+
+
+@pytest.mark.parametrize("catalog", ["hm-week", "hm-2y"])
+def test_features_match_the_reference_on_real_photos(shared_data: Path, catalog: str) -> None:
+    photos = sorted((shared_data / catalog / "images").glob("*.jpg"))[::400][:8]
+    assert photos
+    for photo in photos:
+        pixels = np.asarray(load_image(photo))
+        np.testing.assert_allclose(
+            pixel_colour_features(pixels),
+            _reference_features(pixels),
+            atol=1e-5,
+            err_msg=str(photo),
+        )
+
+
+def test_white_item_on_white_uses_the_whole_photo() -> None:
+    pixels = np.full((60, 40, 3), 250, dtype=np.uint8)
+    pixels[10:12, 10:12] = 230
+    features = pixel_colour_features(pixels)
+    np.testing.assert_allclose(features, _reference_features(pixels), atol=1e-5)
+    assert features[-1] < 0.01
