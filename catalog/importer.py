@@ -91,6 +91,9 @@ IMAGE_PATH_COLUMN = "image_path"
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+# Image rows deleted per statement: under SQLite's default limit on bound
+# parameters (32,766 since SQLite 3.32).
+_DELETE_CHUNK = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,17 +288,35 @@ def import_articles(
         known_images = {
             (image.article_id, image.path): image for image in session.scalars(select(ItemImage))
         }
+        image_ids_by_article: dict[str, list[int]] = {}
+        for (article_id, _), image in known_images.items():
+            image_ids_by_article.setdefault(article_id, []).append(image.id)
         without_image = 0
         new_images: list[dict[str, object]] = []
         changed_images = 0
+        replaced_images = 0
+        removed_images = 0
+        # Photos of imported articles that this import no longer names: their
+        # rows go, with their embeddings and labels, so the index cannot keep
+        # serving a replaced or deleted photo.
+        stale_image_ids: list[int] = []
         for article_id in tqdm(rows, desc="photos", unit="img", disable=not progress):
             image_path = photo_paths.get(article_id) or _find_image(images_dir, article_id)
             if image_path is None:
                 without_image += 1
+                stale = image_ids_by_article.get(article_id, [])
+                stale_image_ids.extend(stale)
+                removed_images += len(stale)
                 continue
             key = (article_id, str(image_path.resolve()))
             digest = _sha256(image_path)
             known = known_images.get(key)
+            others = [
+                image_id
+                for image_id in image_ids_by_article.get(article_id, [])
+                if known is None or image_id != known.id
+            ]
+            stale_image_ids.extend(others)
             if known is None:
                 new_images.append(
                     {
@@ -305,10 +326,15 @@ def import_articles(
                         "size_bytes": image_path.stat().st_size,
                     }
                 )
+                if others:
+                    replaced_images += 1
             elif known.sha256 != digest:
                 known.sha256 = digest
                 known.size_bytes = image_path.stat().st_size
                 changed_images += 1
+        for start in range(0, len(stale_image_ids), _DELETE_CHUNK):
+            chunk = stale_image_ids[start : start + _DELETE_CHUNK]
+            session.execute(delete(ItemImage).where(ItemImage.id.in_(chunk)))
         if new_images:
             session.execute(insert(ItemImage), new_images)
 
@@ -318,8 +344,9 @@ def import_articles(
         "new": len(new_rows),
         "updated": len(changed_rows),
         "without_image": without_image,
-        "new_images": len(new_images),
-        "changed_images": changed_images,
+        "new_images": len(new_images) - replaced_images,
+        "changed_images": changed_images + replaced_images,
+        "removed_images": removed_images,
     }
     _log_summary("articles", summary)
     return summary

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from catalog import db
 from catalog.errors import ImportFileError
 from catalog.importer import import_articles, import_catalog, import_purchases
-from catalog.tables import Customer, Item, ItemImage, Purchase
+from catalog.tables import Customer, Embedding, Item, ItemImage, Purchase
 
 
 @pytest.fixture
@@ -133,3 +133,54 @@ def test_import_on_postgres(postgres_schema_url: str, hm_slice: Path) -> None:
         assert _count(engine, Purchase.id) == len(rows)
     finally:
         engine.dispose()
+
+
+def _image_rows(engine: Engine, article_id: str) -> list[tuple[int, str]]:
+    with db.session_scope(engine) as session:
+        rows = session.execute(
+            select(ItemImage.id, ItemImage.path).where(ItemImage.article_id == article_id)
+        )
+        return [(image_id, path) for image_id, path in rows]
+
+
+def test_replaced_photo_drops_old_row(engine: Engine, hm_slice: Path, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(hm_slice, catalog, symlinks=True)
+    rows = _csv_rows(catalog / "articles.csv")
+    article_id, other_id = rows[0]["article_id"], rows[1]["article_id"]
+    import_catalog(engine, catalog)
+    [(old_id, _)] = _image_rows(engine, article_id)
+    with db.session_scope(engine) as session:
+        session.add(
+            Embedding(image_id=old_id, model_version="m", image_sha256="x", dim=1, vector=b"\0" * 4)
+        )
+
+    # The same article now has a PNG of another product: a different file and path.
+    (catalog / "images" / f"{article_id}.jpg").unlink()
+    shutil.copyfile(
+        catalog / "images" / f"{other_id}.jpg", catalog / "images" / f"{article_id}.png"
+    )
+    articles, _ = import_catalog(engine, catalog)
+
+    [(new_id, new_path)] = _image_rows(engine, article_id)
+    assert new_id != old_id
+    assert new_path.endswith(f"{article_id}.png")
+    assert articles.details["changed_images"] == 1
+    assert articles.details["new_images"] == 0
+    assert _count(engine, Embedding.id) == 0
+
+
+def test_deleted_photo_drops_old_row(engine: Engine, hm_slice: Path, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(hm_slice, catalog, symlinks=True)
+    article_id = _csv_rows(catalog / "articles.csv")[0]["article_id"]
+    import_catalog(engine, catalog)
+    images_before = _count(engine, ItemImage.id)
+
+    (catalog / "images" / f"{article_id}.jpg").unlink()
+    articles, _ = import_catalog(engine, catalog)
+
+    assert _image_rows(engine, article_id) == []
+    assert articles.details["removed_images"] == 1
+    assert articles.details["without_image"] == 1
+    assert _count(engine, ItemImage.id) == images_before - 1
