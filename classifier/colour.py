@@ -10,9 +10,16 @@ head.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["COLOUR_FEATURE_DIM", "pixel_colour_features"]
+__all__ = [
+    "COLOUR_FEATURES_VERSION",
+    "COLOUR_FEATURE_DIM",
+    "MAX_COLOUR_PIXELS",
+    "pixel_colour_features",
+]
 
 _BINS = 4
 # Euclidean RGB distance (0-255 scale) from the background colour above which a
@@ -24,6 +31,13 @@ _FOREGROUND_DISTANCE = 40.0
 _MIN_FOREGROUND_SHARE = 0.01
 
 COLOUR_FEATURE_DIM = _BINS**3 + 3 + 1
+# The product pixels of larger photos are read on a regular grid of every n-th
+# row and column, so that the cost per photo stays near that of a 256 x 256
+# photo. The background colour still comes from every border pixel.
+MAX_COLOUR_PIXELS = 65_536
+# Changes whenever the features of a photo change, so that cached features
+# computed by older code are not reused (classifier.features).
+COLOUR_FEATURES_VERSION = 2
 
 
 def _linear_table() -> np.ndarray:
@@ -69,6 +83,10 @@ def _srgb_to_lab(pixels: np.ndarray) -> np.ndarray:
 def pixel_colour_features(pixels: np.ndarray) -> np.ndarray:
     """Summarise the colour of the product in a photo on a light background.
 
+    In a photo of more than MAX_COLOUR_PIXELS pixels, the product pixels are
+    read on a grid of every n-th row and column, with the smallest n that
+    brings the count under that limit.
+
     Args:
         pixels: uint8 array (H, W, 3), RGB, the photo before letterboxing.
 
@@ -85,6 +103,9 @@ def pixel_colour_features(pixels: np.ndarray) -> np.ndarray:
     pixels = pixels.astype(np.uint8, copy=False)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     background = np.median(border.astype(np.float32), axis=0)
+    step = math.ceil(math.sqrt(pixels.shape[0] * pixels.shape[1] / MAX_COLOUR_PIXELS))
+    if step > 1:
+        pixels = pixels[::step, ::step]
     offset = pixels.astype(np.float32) - background
     mask = np.einsum("hwc,hwc->hw", offset, offset) > _FOREGROUND_DISTANCE**2
     share = float(mask.mean())

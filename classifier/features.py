@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from classifier.augment import AugmentationConfig, augment
 from classifier.backbone import EMBEDDING_DIM
-from classifier.colour import COLOUR_FEATURE_DIM, pixel_colour_features
+from classifier.colour import COLOUR_FEATURE_DIM, COLOUR_FEATURES_VERSION, pixel_colour_features
 from classifier.errors import InvalidImageError
 from classifier.images import load_image
 from classifier.preprocess import Preprocessing
@@ -90,6 +90,7 @@ def _cache_key(
 ) -> str:
     digest = hashlib.sha256()
     header = {
+        "colour_features": COLOUR_FEATURES_VERSION,
         "weights": weights_digest,
         "preprocessing": preprocessing.to_dict(),
         "views": views,

@@ -1,4 +1,4 @@
-"""Where the backbone's forward pass runs: torch, or ONNX Runtime on the CPU.
+"""The runtime of the backbone's forward pass: torch, or ONNX Runtime on the CPU.
 
 On a 2-core AVX2-only AMD EPYC, at batch 32 and 2 threads, ONNX Runtime ran
 the EfficientNet-Lite0 backbone 2.5 to 3 times as fast as torch (fp32,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -58,11 +59,19 @@ def resolve_runtime(runtime: str, device: torch.device, precision: str) -> str:
         raise ValueError(f"invalid runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
     cpu_fp32 = device.type == "cpu" and precision == "fp32"
     if runtime == "auto":
-        return "onnxruntime" if cpu_fp32 and onnxruntime_available() else "torch"
+        if not cpu_fp32:
+            return "torch"
+        if not onnxruntime_available():
+            logger.warning(
+                "onnxruntime is not installed, so the network runs in torch, about three "
+                "times slower on the CPU: run `pip install onnxruntime onnx`"
+            )
+            return "torch"
+        return "onnxruntime"
     if runtime == "onnxruntime" and not cpu_fp32:
         raise ValueError(
-            f"the onnxruntime runtime runs fp32 on the CPU only, not {precision} on {device}: "
-            "use --runtime torch"
+            f"invalid runtime onnxruntime for {precision} on {device}: it runs fp32 on the "
+            "CPU only, so use --runtime torch, or --precision fp32 on the CPU"
         )
     return runtime
 
@@ -71,13 +80,17 @@ class OnnxFeatures:
     """`Lite0Features`'s forward pass, exported to ONNX and run by ONNX Runtime on the CPU.
 
     Called like the torch module: a normalised float32 batch (N, 3, size, size)
-    in, float32 features (N, 1280) out. The session starts on the first call,
-    with as many threads as torch uses then, so a copy pickled to another
-    process (a Ray worker) follows that process's thread setting.
+    in, float32 features (N, 1280) out. The network is exported on the first
+    call, so a job with nothing to embed never pays for the export. The
+    session starts then too, with as many threads as torch uses at that
+    moment, so a copy pickled to another process (a Ray worker) follows that
+    process's thread setting.
     """
 
     def __init__(self, network: Lite0Features, *, size: int) -> None:
-        self._model = _export(network, size)
+        self._network: Lite0Features | None = network
+        self._size = size
+        self._model: bytes | None = None
         self._session: Any = None
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -86,9 +99,23 @@ class OnnxFeatures:
         (features,) = session.run([_OUTPUT], {_INPUT: batch})
         return torch.from_numpy(features)
 
+    def _exported(self) -> bytes:
+        if self._model is None:
+            if self._network is None:
+                raise RuntimeError("OnnxFeatures has neither a network nor an exported model")
+            started = time.perf_counter()
+            self._model = _export(self._network, self._size)
+            self._network = None
+            logger.info(
+                "exported the backbone to ONNX for ONNX Runtime in %.1f s",
+                time.perf_counter() - started,
+            )
+        return self._model
+
     def _start(self) -> Any:
         import onnxruntime
 
+        model = self._exported()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
@@ -97,13 +124,14 @@ class OnnxFeatures:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = onnxruntime.InferenceSession(
-            self._model, options, providers=["CPUExecutionProvider"]
+            model, options, providers=["CPUExecutionProvider"]
         )
         logger.debug("ONNX Runtime session started with %d threads", torch.get_num_threads())
         return self._session
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_model": self._model, "_session": None}
+        # Copies get the exported model, so Ray workers do not each export it.
+        return {"_network": None, "_size": self._size, "_model": self._exported(), "_session": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

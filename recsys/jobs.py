@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
 from sqlalchemy import Engine
 
 from catalog.indexing import IndexingSummary, index_images, load_item_embeddings
@@ -129,6 +130,7 @@ def run_indexing(
     """
     if execution not in EXECUTIONS:
         raise ValueError(f"invalid execution {execution!r}: use one of {', '.join(EXECUTIONS)}")
+    _check_device(device)
     precision = resolve_precision(precision, device)
     with IndexingLock(settings.home):
         return _index_locked(
@@ -143,6 +145,18 @@ def run_indexing(
             execution=execution,
             runtime=runtime,
         )
+
+
+def _check_device(device: str | None) -> None:
+    """Raise ValueError for a device name torch does not know, or a GPU it cannot see."""
+    if device is None:
+        return
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"invalid device {device!r}: use cpu or cuda ({error})") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"invalid device {device!r}: torch finds no CUDA GPU, so use --device cpu")
 
 
 def _index_locked(
@@ -183,6 +197,7 @@ def _index_locked(
             precision=precision,
             runtime=runtime,
         )
+    logger.info("the network runs in %s", getattr(embedder, "runtime", "torch"))
     if execution == "ray":
         from catalog.ray_engine import RayEmbedder
 

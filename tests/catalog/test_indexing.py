@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image, ImageOps
 from sqlalchemy import Engine, delete, func, select
 
@@ -125,6 +126,40 @@ def test_second_job_publishes_no_new_version(catalog: tuple[Settings, Engine, Pa
         session.execute(delete(Item).where(Item.article_id == index.article_ids[0]))
     run_indexing(engine, settings, batch_size=_BATCH_SIZE, precision="fp32")
     assert pointer.read_text(encoding="utf-8") != first_version
+
+
+def test_job_with_nothing_to_embed_skips_export(
+    catalog: tuple[Settings, Engine, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, engine, _ = catalog
+    run_indexing(engine, settings, batch_size=_BATCH_SIZE, precision="fp32", runtime="onnxruntime")
+    caplog.clear()
+
+    with caplog.at_level("INFO"):
+        summary, _ = run_indexing(
+            engine, settings, batch_size=_BATCH_SIZE, precision="fp32", runtime="onnxruntime"
+        )
+
+    assert summary.processed == 0
+    assert "the network runs in onnxruntime" in caplog.text
+    assert "exported the backbone to ONNX" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [("gpu", "invalid device 'gpu'"), ("cuda", "torch finds no CUDA GPU, so use --device cpu")],
+)
+def test_unusable_device_is_rejected(
+    catalog: tuple[Settings, Engine, Path], device: str, message: str
+) -> None:
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present, so cuda is a usable device here")
+    settings, engine, _ = catalog
+
+    with pytest.raises(ValueError, match=message):
+        run_indexing(engine, settings, batch_size=_BATCH_SIZE, device=device)
+
+    assert not (settings.index_dir / "CURRENT").exists()
 
 
 def test_changed_photo_is_embedded_again(

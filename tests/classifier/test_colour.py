@@ -7,15 +7,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.colour import pixel_colour_features
+from classifier.colour import MAX_COLOUR_PIXELS, pixel_colour_features
 from classifier.images import load_image
 
 
-def _reference_features(pixels: np.ndarray) -> np.ndarray:
-    """The features computed step by step in float64, as the docstring describes them."""
-    rgb = pixels.astype(np.float64)
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+def _reference_features(pixels: np.ndarray, *, grid: bool = True) -> np.ndarray:
+    """Compute the features step by step in float64, as the docstring describes them."""
+    whole = pixels.astype(np.float64)
+    border = np.concatenate([whole[0], whole[-1], whole[:, 0], whole[:, -1]])
     background = np.median(border, axis=0)
+    if grid:
+        step = 1
+        while pixels[::step, ::step].shape[0] * pixels[::step, ::step].shape[1] > MAX_COLOUR_PIXELS:
+            step += 1
+        pixels = pixels[::step, ::step]
+    rgb = pixels.astype(np.float64)
     mask = np.linalg.norm(rgb - background, axis=2) > 40.0
     share = mask.mean()
     product = rgb[mask] if share >= 0.01 else rgb.reshape(-1, 3)
@@ -58,6 +64,19 @@ def test_features_match_the_reference_on_real_photos(shared_data: Path, catalog:
             pixel_colour_features(pixels),
             _reference_features(pixels),
             atol=1e-5,
+            err_msg=str(photo),
+        )
+
+
+def test_grid_sample_stays_near_all_pixels(shared_data: Path) -> None:
+    photos = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[::500][:6]
+    for photo in photos:
+        pixels = np.asarray(load_image(photo))
+        assert pixels.shape[0] * pixels.shape[1] > MAX_COLOUR_PIXELS
+        np.testing.assert_allclose(
+            pixel_colour_features(pixels),
+            _reference_features(pixels, grid=False),
+            atol=0.02,
             err_msg=str(photo),
         )
 

@@ -74,18 +74,23 @@ def test_onnx_features_equal_torch(photos: list[Path]) -> None:
 
 
 def test_onnx_features_survive_pickle(photos: list[Path]) -> None:
-    """A Ray worker receives the runtime pickled and starts its own session."""
+    """A Ray worker receives the runtime pickled, before or after its first call."""
     preprocessing = Preprocessing()
     network, _ = load_backbone()
-    onnx = OnnxFeatures(network, size=preprocessing.size)
     inputs = preprocessing.normalise(
         torch.from_numpy(preprocessing.to_array(load_image(photos[0])).copy())[None]
     )
-    before = onnx(inputs).numpy()
+    with torch.inference_mode():
+        expected = network(inputs).numpy()
+    unused = OnnxFeatures(network, size=preprocessing.size)
 
-    copy = pickle.loads(pickle.dumps(onnx))
+    copy_before_use = pickle.loads(pickle.dumps(unused))
+    first = unused(inputs).numpy()
+    copy_after_use = pickle.loads(pickle.dumps(unused))
 
-    np.testing.assert_allclose(copy(inputs).numpy(), before, rtol=1e-5, atol=1e-6)
+    assert _cosines(first, expected).min() > 0.9999
+    np.testing.assert_allclose(copy_before_use(inputs).numpy(), first, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(copy_after_use(inputs).numpy(), first, rtol=1e-5, atol=1e-6)
 
 
 def test_embedder_runtimes_agree(photos: list[Path]) -> None:
