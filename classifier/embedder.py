@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -25,10 +25,13 @@ __all__ = [
     "EmbeddedBatch",
     "ImageEmbedder",
     "has_native_bf16",
+    "prefetched_batches",
     "resolve_precision",
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # "bf16" runs the forward pass under bfloat16 autocast, which pays off on CPUs
 # with AMX or AVX512-BF16 and on recent GPUs.
@@ -89,6 +92,47 @@ class EmbeddedBatch:
     paths: list[Path]
     vectors: np.ndarray
     failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def prefetched_batches(
+    paths: Sequence[Path],
+    batch_size: int,
+    threads: int,
+    prepare: Callable[[Path], T | str],
+) -> Iterator[tuple[list[Path], list[tuple[Path, T]], list[tuple[Path, str]]]]:
+    """Yield each batch of `paths` with its prepared files and its failures, in input order.
+
+    `prepare` returns a file's network input, or the reason it failed as a
+    string. The next batch is prepared in a pool of `threads` threads while
+    the caller works on the current one. Each failure is logged.
+
+    Yields:
+        (batch paths, [(path, prepared)], [(path, reason)]).
+    """
+    batches = [
+        list(paths[start : start + batch_size]) for start in range(0, len(paths), batch_size)
+    ]
+    if not batches:
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+
+        def submit(batch: list[Path]) -> list[Future[T | str]]:
+            return [pool.submit(prepare, path) for path in batch]
+
+        pending = submit(batches[0])
+        for index, batch in enumerate(batches):
+            results = [future.result() for future in pending]
+            if index + 1 < len(batches):
+                pending = submit(batches[index + 1])
+            good: list[tuple[Path, T]] = []
+            failures: list[tuple[Path, str]] = []
+            for path, result in zip(batch, results, strict=True):
+                if isinstance(result, str):
+                    logger.warning("skipping image %s: %s", path, result)
+                    failures.append((path, result))
+                else:
+                    good.append((path, result))
+            yield batch, good, failures
 
 
 class BatchEmbedder(Protocol):
@@ -172,24 +216,16 @@ class ImageEmbedder:
         batch is in the network. A file that cannot be decoded is reported in
         its batch's `failures` and never stops the others.
         """
-        batches = [
-            list(paths[start : start + self.batch_size])
-            for start in range(0, len(paths), self.batch_size)
-        ]
-        if not batches:
-            return
-        with ThreadPoolExecutor(max_workers=self.decode_threads) as pool:
-            pending = self._submit_decode(pool, batches[0])
-            for index in range(len(batches)):
-                decoded = [future.result() for future in pending]
-                if index + 1 < len(batches):
-                    pending = self._submit_decode(pool, batches[index + 1])
-                yield self._embed_decoded(batches[index], decoded)
-
-    def _submit_decode(
-        self, pool: ThreadPoolExecutor, paths: list[Path]
-    ) -> list[Future[np.ndarray | str]]:
-        return [pool.submit(self._decode, path) for path in paths]
+        for _, good, failures in prefetched_batches(
+            paths, self.batch_size, self.decode_threads, self._decode
+        ):
+            if good:
+                vectors = self._forward(np.stack([array for _, array in good]))
+            else:
+                vectors = np.zeros((0, self.dim), dtype=np.float32)
+            yield EmbeddedBatch(
+                paths=[path for path, _ in good], vectors=vectors, failures=failures
+            )
 
     def _decode(self, path: Path) -> np.ndarray | str:
         try:
@@ -197,23 +233,6 @@ class ImageEmbedder:
         except InvalidImageError as error:
             return str(error)
         return self.preprocessing.to_array(image)
-
-    def _embed_decoded(self, paths: list[Path], decoded: list[np.ndarray | str]) -> EmbeddedBatch:
-        good_paths: list[Path] = []
-        arrays: list[np.ndarray] = []
-        failures: list[tuple[Path, str]] = []
-        for path, result in zip(paths, decoded, strict=True):
-            if isinstance(result, str):
-                logger.warning("skipping image %s: %s", path, result)
-                failures.append((path, result))
-            else:
-                good_paths.append(path)
-                arrays.append(result)
-        if arrays:
-            vectors = self._forward(np.stack(arrays))
-        else:
-            vectors = np.zeros((0, self.dim), dtype=np.float32)
-        return EmbeddedBatch(paths=good_paths, vectors=vectors, failures=failures)
 
     @torch.inference_mode()
     def _forward(self, batch: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,7 +21,7 @@ from PIL import Image
 from classifier.artifact import TRAIN_COMMAND, ClassifierArtifact, load_artifact
 from classifier.backbone import Lite0Features, load_backbone
 from classifier.colour import pixel_colour_features
-from classifier.embedder import EmbeddedBatch
+from classifier.embedder import EmbeddedBatch, prefetched_batches
 from classifier.errors import InvalidImageError, ModelLoadError
 from classifier.hat_presence import fallback_head_box, hat_probabilities
 from classifier.head import detect_head
@@ -230,40 +229,24 @@ class HeadAttireClassifier:
         cannot be decoded is reported in its batch's `failures` and never
         stops the others.
         """
-        batches = [
-            list(paths[start : start + self.batch_size])
-            for start in range(0, len(paths), self.batch_size)
-        ]
-        if not batches:
-            return
-        with ThreadPoolExecutor(max_workers=self.decode_threads) as pool:
-            pending = self._submit(pool, batches[0])
-            for index, batch in enumerate(batches):
-                prepared = [future.result() for future in pending]
-                if index + 1 < len(batches):
-                    pending = self._submit(pool, batches[index + 1])
-                yield self._classify_prepared(batch, prepared)
-
-    def _submit(self, pool: ThreadPoolExecutor, paths: list[Path]) -> list[Future[_Prepared]]:
-        return [pool.submit(_prepare_file, path, self.preprocessing) for path in paths]
-
-    def _classify_prepared(self, paths: list[Path], prepared: list[_Prepared]) -> ClassifiedBatch:
-        good: list[tuple[Path, tuple[np.ndarray, np.ndarray]]] = []
-        failures: list[tuple[Path, str]] = []
-        for path, result in zip(paths, prepared, strict=True):
-            if isinstance(result, str):
-                logger.warning("skipping image %s: %s", path, result)
-                failures.append((path, result))
-            else:
-                good.append((path, result))
-        if not good:
-            return ClassifiedBatch(
-                paths=[], vectors=np.zeros((0, self.dim), dtype=np.float32), failures=failures
+        for _, good, failures in prefetched_batches(
+            paths,
+            self.batch_size,
+            self.decode_threads,
+            lambda path: _prepare_file(path, self.preprocessing),
+        ):
+            if not good:
+                yield ClassifiedBatch(
+                    paths=[], vectors=np.zeros((0, self.dim), dtype=np.float32), failures=failures
+                )
+                continue
+            attire, vectors, _, _ = self._infer_prepared([result for _, result in good])
+            yield ClassifiedBatch(
+                paths=[path for path, _ in good],
+                vectors=vectors,
+                failures=failures,
+                attire=attire,
             )
-        attire, vectors, _, _ = self._infer_prepared([result for _, result in good])
-        return ClassifiedBatch(
-            paths=[path for path, _ in good], vectors=vectors, failures=failures, attire=attire
-        )
 
     # -- photos of any kind -------------------------------------------------
 
