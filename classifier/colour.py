@@ -35,8 +35,8 @@ COLOUR_FEATURE_DIM = _BINS**3 + 3 + 1
 # row and column, so that the cost per photo stays near that of a 256 x 256
 # photo. The background colour still comes from every border pixel.
 MAX_COLOUR_PIXELS = 65_536
-# Changes whenever the features of a photo change, so that cached features
-# computed by older code are not reused (classifier.features).
+# The version of these features, raised whenever a photo's features change,
+# so that features cached by older code are not reused (classifier.features).
 COLOUR_FEATURES_VERSION = 2
 
 

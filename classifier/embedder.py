@@ -99,15 +99,15 @@ def prefetched_batches(
     batch_size: int,
     threads: int,
     prepare: Callable[[Path], T | str],
-) -> Iterator[tuple[list[Path], list[tuple[Path, T]], list[tuple[Path, str]]]]:
-    """Yield each batch of `paths` with its prepared files and its failures, in input order.
+) -> Iterator[tuple[list[tuple[Path, T]], list[tuple[Path, str]]]]:
+    """Yield the prepared files and the failures of each batch of `paths`, in input order.
 
     `prepare` returns a file's network input, or the reason it failed as a
     string. The next batch is prepared in a pool of `threads` threads while
     the caller works on the current one. Each failure is logged.
 
     Yields:
-        (batch paths, [(path, prepared)], [(path, reason)]).
+        ([(path, prepared)], [(path, reason)]) for each batch.
     """
     batches = [
         list(paths[start : start + batch_size]) for start in range(0, len(paths), batch_size)
@@ -132,7 +132,7 @@ def prefetched_batches(
                     failures.append((path, result))
                 else:
                     good.append((path, result))
-            yield batch, good, failures
+            yield good, failures
 
 
 class BatchEmbedder(Protocol):
@@ -216,7 +216,7 @@ class ImageEmbedder:
         batch is in the network. A file that cannot be decoded is reported in
         its batch's `failures` and never stops the others.
         """
-        for _, good, failures in prefetched_batches(
+        for good, failures in prefetched_batches(
             paths, self.batch_size, self.decode_threads, self._decode
         ):
             if good:

@@ -43,8 +43,8 @@ logger = logging.getLogger(__name__)
 
 PhotoKind = Literal["product", "person", "auto"]
 _HAT_TYPES = ("beanie", "cap", "brimmed_hat")
-# A decoded photo ready for the network: letterboxed uint8 (size, size, 3) and
-# its pixel colour features; or the reason it could not be decoded.
+# A decoded photo ready for the network: its letterboxed uint8 (size, size, 3)
+# array and its pixel colour features. A string is the reason decoding failed.
 _Prepared = tuple[np.ndarray, np.ndarray] | str
 
 
@@ -229,7 +229,7 @@ class HeadAttireClassifier:
         cannot be decoded is reported in its batch's `failures` and never
         stops the others.
         """
-        for _, good, failures in prefetched_batches(
+        for good, failures in prefetched_batches(
             paths,
             self.batch_size,
             self.decode_threads,

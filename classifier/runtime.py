@@ -5,7 +5,7 @@ the EfficientNet-Lite0 backbone 2.5 to 3 times as fast as torch (fp32,
 channels-last), with features at cosine 1.0000 to torch's. So "auto" picks
 it for fp32 work on the CPU, and torch everywhere else (CUDA, bf16).
 
-The network is exported to ONNX when the runtime is set up, which takes about
+The network is exported to ONNX the first time it runs, which takes about
 5 s. The export goes to a temporary file, which is read back and deleted.
 """
 
