@@ -492,6 +492,15 @@ def _run(args: argparse.Namespace) -> int:
                 f"{evaluation.test_purchases} purchases from {evaluation.cut}; blend weights "
                 f"{evaluation.validation.get('weights')}"
             )
+            for segment, comparison in evaluation.blend_gains.items():
+                gain = comparison.gain
+                print(
+                    f"blend vs {comparison.baseline} ({segment} shoppers): MAP@{evaluation.k} "
+                    f"{comparison.blend_map:.4f} vs {comparison.baseline_map:.4f}, "
+                    f"{100 * gain.mean:+.1f}% [{100 * gain.low:+.1f}%, {100 * gain.high:+.1f}%]"
+                )
+            if evaluation.validation.get("reason"):
+                print(f"default blend weights, not tuned: {evaluation.validation['reason']}")
             print(f"report: {html_path}\ndata:   {json_path}")
     finally:
         engine.dispose()

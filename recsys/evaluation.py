@@ -32,6 +32,7 @@ from recsys.metrics import (
     intra_list_diversity,
     novelty,
     recall_curve,
+    relative_gain_ci,
 )
 from recsys.ranker import TrainingConfig, train_ranker
 from recsys.rankers import RankerSpec, build_rankers
@@ -42,8 +43,10 @@ __all__ = [
     "LONG_HISTORY_DAYS",
     "RECALL_CURVE_KS",
     "SEGMENTS",
+    "BlendGain",
     "EvaluationResult",
     "RankerScores",
+    "blend_gains",
     "default_test_days",
     "evaluate_rankers",
     "split_by_time",
@@ -93,6 +96,52 @@ class RankerScores:
     recommendations: dict[str, list[str]]
 
 
+@dataclass(frozen=True)
+class BlendGain:
+    """The served blend against the best other ranker of a segment, on MAP@k.
+
+    Attributes:
+        baseline: name of the other ranker with the highest mean MAP@k.
+        baseline_map: its mean MAP@k.
+        blend_map: the blend's mean MAP@k.
+        gain: blend / baseline - 1, with a paired bootstrap interval over shoppers.
+    """
+
+    baseline: str
+    baseline_map: float
+    blend_map: float
+    gain: ConfidenceInterval
+
+
+def blend_gains(
+    rankers: Sequence[RankerScores], segments: dict[str, np.ndarray]
+) -> dict[str, BlendGain]:
+    """Compare the blend with the best other ranker in each segment (shopper rows).
+
+    Segments without shoppers, or where every other ranker's MAP is 0, are
+    left out.
+    """
+    blend = next((r for r in rankers if r.name == "blend"), None)
+    if blend is None:
+        return {}
+    gains: dict[str, BlendGain] = {}
+    for segment, rows in segments.items():
+        if rows.size == 0:
+            continue
+        ours = blend.per_shopper["map"][rows]
+        others = {r.name: r.per_shopper["map"][rows] for r in rankers if r is not blend}
+        name = max(others, key=lambda n: float(others[n].mean()))
+        if others[name].mean() == 0:
+            continue
+        gains[segment] = BlendGain(
+            baseline=name,
+            baseline_map=float(others[name].mean()),
+            blend_map=float(ours.mean()),
+            gain=relative_gain_ci(ours, others[name]),
+        )
+    return gains
+
+
 @dataclass
 class EvaluationResult:
     """Everything an evaluation report shows."""
@@ -111,6 +160,7 @@ class EvaluationResult:
     test_items: int = 0
     validation: dict[str, object] = field(default_factory=dict)
     rankers: list[RankerScores] = field(default_factory=list)
+    blend_gains: dict[str, BlendGain] = field(default_factory=dict)
     training: dict[str, object] = field(default_factory=dict)
     train: pd.DataFrame = field(default_factory=pd.DataFrame)
     test: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -374,5 +424,18 @@ def evaluate_rankers(
                 n_train_shoppers,
                 k,
             )
+        )
+    result.blend_gains = blend_gains(
+        result.rankers, {name: segments[name][0] for name in ("all", "returning")}
+    )
+    for segment, comparison in result.blend_gains.items():
+        logger.info(
+            "blend against %s on %s shoppers: MAP@%d %+.1f%% [%+.1f%%, %+.1f%%]",
+            comparison.baseline,
+            segment,
+            k,
+            100 * comparison.gain.mean,
+            100 * comparison.gain.low,
+            100 * comparison.gain.high,
         )
     return result

@@ -15,7 +15,7 @@ Per-shopper metrics return a float64 array of shape (n_shoppers,). Aggregate the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
@@ -39,6 +39,7 @@ __all__ = [
     "precision_at_k",
     "recall_at_k",
     "recall_curve",
+    "relative_gain_ci",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -684,15 +685,78 @@ def bootstrap_ci(
     if np.isinf(kept).any():
         raise ValueError("values contains +-inf, so the mean and its interval are undefined")
 
-    rng = np.random.default_rng(seed)
-    n = kept.size
-    batch_size = max(1, _RESAMPLE_BATCH_ELEMENTS // n)
     resample_means = np.empty(n_resamples)
+    for rows, indices in _resamples(kept.size, n_resamples, seed):
+        resample_means[rows] = kept[indices].mean(axis=1)
+
+    low, high = _percentiles(resample_means, confidence)
+    return ConfidenceInterval(mean=float(kept.mean()), low=low, high=high, n=kept.size)
+
+
+def _resamples(n: int, n_resamples: int, seed: int) -> Iterator[tuple[slice, IntArray]]:
+    """Yield (rows of the resamples, their shopper indices) in memory-bounded batches."""
+    rng = np.random.default_rng(seed)
+    batch_size = max(1, _RESAMPLE_BATCH_ELEMENTS // n)
     for start in range(0, n_resamples, batch_size):
         stop = min(start + batch_size, n_resamples)
-        indices = rng.integers(0, n, size=(stop - start, n))
-        resample_means[start:stop] = kept[indices].mean(axis=1)
+        yield slice(start, stop), rng.integers(0, n, size=(stop - start, n))
 
+
+def _percentiles(
+    statistics: FloatArray, confidence: float, method: str = "linear"
+) -> tuple[float, float]:
     tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(resample_means, [tail, 1.0 - tail])
-    return ConfidenceInterval(mean=float(kept.mean()), low=float(low), high=float(high), n=n)
+    low, high = np.quantile(statistics, [tail, 1.0 - tail], method=method)  # type: ignore[call-overload]
+    return float(low), float(high)
+
+
+def relative_gain_ci(
+    candidate: npt.ArrayLike,
+    baseline: npt.ArrayLike,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ConfidenceInterval:
+    """Estimate mean(candidate) / mean(baseline) - 1 with a paired percentile bootstrap.
+
+    Both arrays hold one metric value per shopper, for the same shoppers in
+    the same order. Each resample draws shoppers with replacement and keeps
+    the pair of values of every drawn shopper, so what the two rankers have
+    in common (easy and hard shoppers) does not widen the interval. A
+    resample whose baseline mean is 0 has an infinite gain, or none when
+    both means are 0 (counted as 0). The interval's ends are resample gains
+    themselves, never interpolated, so an infinite gain never turns into NaN.
+
+    Raises:
+        ValueError: the arrays are not 1-D of one length, are empty, hold
+            NaN or +-inf, the baseline mean is 0, or an option is out of range.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer):
+        raise TypeError(f"n_resamples must be an integer, got {n_resamples!r}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    ours = np.asarray(candidate, dtype=np.float64)
+    theirs = np.asarray(baseline, dtype=np.float64)
+    if ours.ndim != 1 or ours.shape != theirs.shape:
+        raise ValueError(
+            f"candidate and baseline must be 1-D of one length, got shapes {ours.shape} "
+            f"and {theirs.shape}: pass one value per shopper, same shoppers, same order"
+        )
+    if ours.size == 0:
+        raise ValueError("the arrays are empty: pass one metric value per shopper")
+    if not (np.isfinite(ours).all() and np.isfinite(theirs).all()):
+        raise ValueError("candidate and baseline must be finite: drop shoppers without a value")
+    if theirs.mean() == 0:
+        raise ValueError("the baseline mean is 0, so a relative gain is undefined")
+
+    gains = np.empty(n_resamples)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for rows, indices in _resamples(ours.size, n_resamples, seed):
+            gains[rows] = ours[indices].mean(axis=1) / theirs[indices].mean(axis=1) - 1.0
+    gains[np.isnan(gains)] = 0.0
+    low, high = _percentiles(gains, confidence, method="inverted_cdf")
+    mean = float(ours.mean() / theirs.mean() - 1.0)
+    return ConfidenceInterval(mean=mean, low=low, high=high, n=ours.size)

@@ -91,6 +91,15 @@ def report_data(
             for name, size in result.segment_sizes.items()
         },
         "validation": result.validation,
+        "blend_gain": {
+            segment: {
+                "baseline": comparison.baseline,
+                f"baseline_map@{result.k}": comparison.baseline_map,
+                f"blend_map@{result.k}": comparison.blend_map,
+                "relative_gain": _interval_data(comparison.gain),
+            }
+            for segment, comparison in result.blend_gains.items()
+        },
         "rankers": {
             scores.name: {
                 "description": scores.description,

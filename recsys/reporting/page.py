@@ -99,6 +99,26 @@ def _rankers_table(result: EvaluationResult) -> str:
     )
 
 
+def _blend_gain_text(result: EvaluationResult) -> str:
+    """Say how far the blend is above or below the best other ranker, per segment."""
+    if not result.blend_gains:
+        return ""
+    rows = "".join(
+        f"<tr><th>{html.escape(segment)}</th><td>{html.escape(comparison.baseline)}</td>"
+        f"<td>{comparison.baseline_map:.4f}</td><td>{comparison.blend_map:.4f}</td>"
+        f"<td>{100 * comparison.gain.mean:+.1f}%<br><small>[{100 * comparison.gain.low:+.1f}%, "
+        f"{100 * comparison.gain.high:+.1f}%]</small></td></tr>"
+        for segment, comparison in result.blend_gains.items()
+    )
+    return (
+        f"<h3>The blend against the best other ranker, MAP@{result.k}</h3>"
+        "<table><tr><th>shoppers</th><th>best other ranker</th><th>its MAP</th>"
+        "<th>blend MAP</th><th>relative gain</th></tr>"
+        f"{rows}</table><p><small>The gain interval is a paired bootstrap over shoppers: each "
+        "resample keeps both rankers' values of the shoppers it draws.</small></p>"
+    )
+
+
 def _segments_table(result: EvaluationResult) -> str:
     segments = [s for s in SEGMENTS if s in result.segment_sizes]
     header = "".join(
@@ -140,6 +160,12 @@ def _validation_text(result: EvaluationResult) -> str:
     weights = validation.get("weights", {})
     described = ", ".join(f"{k} {v:g}" for k, v in dict(weights).items())  # type: ignore[call-overload]
     if not validation.get("tuned"):
+        reason = validation.get("reason")
+        if reason:
+            return (
+                f"Default blend weights ({html.escape(described)}), not tuned on the validation "
+                f"window {html.escape(str(validation.get('window')))}: {html.escape(str(reason))}."
+            )
         return f"Blend weights given, not tuned: {html.escape(described)}."
     score = validation.get("map")
     return (
@@ -198,6 +224,7 @@ percentile bootstrap intervals over shoppers (1,000 resamples).</p>
 <p>{_validation_text(result)}</p>
 <h2>Rankers and metrics at k = {result.k}</h2>
 {_rankers_table(result)}
+{_blend_gain_text(result)}
 <p><small>AUC ranks every candidate item; diversity is the mean pairwise cosine distance of the
 style embeddings in a list; novelty is the mean self-information of the listed items in bits;
 coverage is the share of candidate items in at least one list.</small></p>

@@ -8,10 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.blending import blend_weights_from_metadata, tune_blend_weights
+from recsys.blending import (
+    MIN_HISTORY_SHARE,
+    blend_weights_from_metadata,
+    choose_blend_weights,
+    tune_blend_weights,
+)
 from recsys.evaluation import default_test_days, split_by_time
-from recsys.ranker import RankerModel
-from recsys.recommend import Recommender
+from recsys.ranker import RankerModel, TrainingConfig
+from recsys.recommend import BlendWeights, Recommender
+from recsys.similarity import SimilarityIndex
 
 
 def _purchases(first: dt.date, days: int) -> pd.DataFrame:
@@ -94,6 +100,55 @@ def test_tuning_prefers_repurchase_when_shoppers_repeat() -> None:
 
     assert weights.repurchase == 1.0
     assert score == pytest.approx(1.0)
+
+
+def _catalog(article_ids: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "article_id": article_ids,
+            "name": article_ids,
+            "product_type": ["Hat/beanie"] * len(article_ids),
+            "colour": ["Black"] * len(article_ids),
+            "department": ["Accessories"] * len(article_ids),
+        }
+    ).set_index("article_id", drop=False)
+
+
+@pytest.mark.parametrize(
+    ("end", "tuned"),
+    [
+        # Purchases from 2020-09-16; a 2-day window before `end`.
+        (dt.date(2020, 9, 19), False),  # 1 day of history before the window, of 3
+        (dt.date(2020, 9, 20), True),  # 2 of 4: the share is exactly the minimum
+        (dt.date(2020, 9, 21), True),  # 3 of 5
+    ],
+)
+def test_blend_is_tuned_only_after_enough_history(end: dt.date, tuned: bool) -> None:
+    purchases = _purchases(dt.date(2020, 9, 16), 5)
+    article_ids = [f"a{i}" for i in range(5)]
+    index = SimilarityIndex.build(
+        article_ids, np.eye(5, dtype=np.float32), model_version="test-eye"
+    )
+    history = purchases.loc[purchases["purchased_on"] < end]
+
+    weights, report = choose_blend_weights(
+        history,
+        end,
+        2,
+        items=_catalog(article_ids),
+        features={a: [] for a in article_ids},
+        index=index,
+        config=TrainingConfig(epochs=2, components=4, threads=1),
+        k=3,
+    )
+
+    assert report["tuned"] is tuned
+    share = report["window_history_days"] / report["history_days"]
+    assert (share >= MIN_HISTORY_SHARE) is tuned
+    if not tuned:
+        assert weights == BlendWeights()
+        assert "days of history before the window" in report["reason"]
+        assert report["map"] is None
 
 
 def test_stored_blend_weights_are_read_back() -> None:

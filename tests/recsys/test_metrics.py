@@ -24,6 +24,7 @@ from recsys.metrics import (
     precision_at_k,
     recall_at_k,
     recall_curve,
+    relative_gain_ci,
 )
 
 # --- slow references: plain loops that follow the definitions word for word ------------
@@ -803,3 +804,75 @@ def test_bootstrap_rejects_infinite_values() -> None:
 def test_bootstrap_rejects_two_dimensional_values() -> None:
     with pytest.raises(ValueError, match=r"values must be 1-D .* got shape \(2, 2\)"):
         bootstrap_ci(np.ones((2, 2)))
+
+
+# --- paired relative gain ----------------------------------------------------------------
+
+
+def _reference_relative_gain(
+    candidate: Sequence[float], baseline: Sequence[float], n_resamples: int, seed: int
+) -> tuple[float, float]:
+    """Draw each resample's shoppers one by one and take the 2.5% and 97.5% order statistics."""
+    rng = np.random.default_rng(seed)
+    n = len(candidate)
+    draws = rng.integers(0, n, size=(n_resamples, n))
+    gains = []
+    for row in draws:
+        ours = sum(candidate[i] for i in row) / n
+        theirs = sum(baseline[i] for i in row) / n
+        gains.append(ours / theirs - 1.0)
+    gains.sort()
+    # inverted_cdf: the smallest gain whose cumulative share reaches the quantile.
+    low = gains[math.ceil(0.025 * n_resamples) - 1]
+    high = gains[math.ceil(0.975 * n_resamples) - 1]
+    return low, high
+
+
+def test_relative_gain_matches_reference() -> None:
+    rng = np.random.default_rng(3)
+    baseline = rng.uniform(0.1, 1.0, size=40)
+    candidate = baseline * rng.uniform(0.8, 1.6, size=40)
+
+    gain = relative_gain_ci(candidate, baseline, n_resamples=399, seed=5)
+    # 399 resamples: neither 2.5% nor 97.5% of them is a whole number, so the
+    # order statistic is unambiguous.
+    low, high = _reference_relative_gain(list(candidate), list(baseline), 399, 5)
+
+    assert gain.mean == pytest.approx(candidate.mean() / baseline.mean() - 1.0)
+    assert (gain.low, gain.high) == pytest.approx((low, high))
+    assert gain.n == 40
+
+
+def test_relative_gain_of_scaled_ranker_is_exact() -> None:
+    baseline = np.array([0.0, 0.5, 1.0, 0.25])
+
+    gain = relative_gain_ci(baseline * 1.15, baseline)
+
+    assert (gain.mean, gain.low, gain.high) == pytest.approx((0.15, 0.15, 0.15))
+
+
+def test_relative_gain_pairs_shoppers() -> None:
+    # Shoppers differ a lot, the candidate is always 10% better: the paired
+    # interval stays at 10%, where two unpaired intervals would overlap.
+    baseline = np.linspace(0.01, 1.0, 50)
+
+    gain = relative_gain_ci(baseline * 1.1, baseline)
+
+    assert gain.low == pytest.approx(0.1)
+    assert gain.high == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "baseline", "message"),
+    [
+        ([1.0, 2.0], [1.0], "one length"),
+        ([], [], "empty"),
+        ([1.0, np.nan], [1.0, 1.0], "finite"),
+        ([1.0, 1.0], [0.0, 0.0], "baseline mean is 0"),
+    ],
+)
+def test_relative_gain_rejects_bad_input(
+    candidate: list[float], baseline: list[float], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        relative_gain_ci(np.array(candidate), np.array(baseline))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
+
+import pytest
 
 from catalog.settings import Settings
 from recsys.pipeline import QuickstartResult
 from recsys.ranker import RankerModel
+from recsys.recommend import BlendWeights
 from tests.recsys.api_support import shared_state
 
 
@@ -61,12 +63,17 @@ def test_new_shoppers_get_same_fallback(pipeline_run: QuickstartResult) -> None:
     assert len(set(new)) == 1
 
 
-def test_blend_weights_come_from_validation(pipeline_run: QuickstartResult) -> None:
+def test_short_validation_history_keeps_default_weights(pipeline_run: QuickstartResult) -> None:
     validation = json.loads(pipeline_run.report_json.read_text())["validation"]
+    page = pipeline_run.report_html.read_text()
 
-    assert validation["tuned"] is True
-    assert validation["window"].endswith(str(dt.date(2020, 9, 18)))
-    assert set(validation["weights"]) == {"hybrid", "visual", "repurchase", "popularity"}
+    # The window before the cut 2020-09-19 has one day of history (2020-09-16),
+    # a third of the three days before the cut: too short to tune on.
+    assert validation["window"] == "2020-09-17 to 2020-09-18"
+    assert (validation["window_history_days"], validation["history_days"]) == (1, 3)
+    assert validation["tuned"] is False
+    assert validation["weights"] == BlendWeights().as_dict()
+    assert "Default blend weights" in page
 
 
 def test_served_blend_uses_weights_tuned_at_training(
@@ -83,6 +90,29 @@ def test_served_blend_uses_weights_tuned_at_training(
     assert validation["window"] == "2020-09-19 to 2020-09-20"
     assert validation["weights"] == stored
     assert state.recommender.weights.as_dict() == stored
+
+
+def test_report_compares_blend_with_best_other_ranker(pipeline_run: QuickstartResult) -> None:
+    data = json.loads(pipeline_run.report_json.read_text())
+    page = pipeline_run.report_html.read_text()
+    rankers = data["rankers"]
+
+    for segment in ("all", "returning"):
+        comparison = data["blend_gain"][segment]
+        others = {
+            name: ranker["segments"][segment]["map@12"]["mean"]
+            for name, ranker in rankers.items()
+            if name != "blend"
+        }
+        best = max(others, key=others.__getitem__)
+        blend = rankers["blend"]["segments"][segment]["map@12"]["mean"]
+        gain = comparison["relative_gain"]
+
+        assert comparison["baseline"] == best
+        assert comparison["baseline_map@12"] == pytest.approx(others[best])
+        assert gain["mean"] == pytest.approx(blend / others[best] - 1.0)
+        assert gain["ci95_low"] <= gain["mean"] <= gain["ci95_high"]
+    assert "The blend against the best other ranker" in page
 
 
 def test_report_writes_csv_tables(pipeline_run: QuickstartResult) -> None:
