@@ -8,8 +8,9 @@ The script splits the purchases at the default cut of `milliner evaluate`
 and trains the hybrid and the purchases-only LightFM on the purchases before
 it, on one thread so that a run repeats exactly. It prints MAP@12 on the
 returning test shoppers for the baselines and for the blend with three sets
-of weights: the defaults, those `milliner evaluate` chooses on its validation
-window, and those of the grid that score best on the test window itself.
+of weights. The first are the defaults, the second those `milliner evaluate`
+chooses on its validation window. The third are the weights of the grid that
+score best on the test window itself.
 The last row chooses on the test, so it is no result. It is the most any
 weights of the grid could reach with these signals, which tells whether a
 goal stated relative to the best baseline can be reached by tuning at all.
@@ -34,6 +35,7 @@ from catalog.indexing import load_item_embeddings
 from catalog.settings import Settings
 from recsys.blending import WEIGHT_GRID, choose_blend_weights, tune_blend_weights
 from recsys.data import build_item_features, load_items, load_purchases
+from recsys.errors import ArtifactMissingError
 from recsys.evaluation import split_by_time
 from recsys.metrics import average_precision_at_k
 from recsys.ranker import TrainingConfig, train_ranker
@@ -54,9 +56,14 @@ def main() -> None:
 
     settings = Settings.from_env()
     engine = create_db_engine(settings.database_url)
-    index = SimilarityIndex.load(settings.index_dir)
+    try:
+        index = SimilarityIndex.load(settings.index_dir)
+    except ArtifactMissingError as error:
+        sys.exit(f"{error}")
     items = load_items(engine)
     purchases = load_purchases(engine)
+    if purchases.empty:
+        sys.exit("the catalog has no purchases: run `milliner import --data DIR` first")
     article_ids, vectors = load_item_embeddings(engine, index.model_version)
     config = TrainingConfig(seed=args.seed, threads=1)
     features = build_item_features(items, article_ids, vectors, seed=config.seed)
@@ -70,6 +77,8 @@ def main() -> None:
     relevant_by_shopper = test.groupby("customer_id")["article_id"].agg(set)
     shoppers = [str(s) for s in relevant_by_shopper.index if recommender.has_history(str(s))]
     relevant = [relevant_by_shopper[s] for s in shoppers]
+    if not shoppers:
+        sys.exit(f"no test shopper bought anything before the cut {cut}: nothing to compare")
     print(
         f"cut {cut}: {len(shoppers)} returning test shoppers of {len(relevant_by_shopper)}, "
         f"{len(recommender.item_ids)} items; MAP@{args.k} on the returning shoppers"

@@ -177,36 +177,59 @@ def choose_blend_weights(
         "history_days": history_days,
         "window_history_days": window_history_days,
     }
-    untuned_because = None
-    if before.empty or window.empty:
-        untuned_because = "the window leaves no training or no validation purchases"
-    elif window_history_days < MIN_HISTORY_SHARE * history_days:
-        untuned_because = (
-            f"the {window_history_days} days of history before the window are under "
-            f"{MIN_HISTORY_SHARE:.0%} of the {history_days} days before {end}, too short a past "
-            "for the history signals to weigh as they will"
-        )
-    if untuned_because is not None:
-        logger.warning(
-            "not tuning the blend weights on the validation window %s: %s; "
-            "using the default weights",
-            report["window"],
-            untuned_because,
-        )
-        weights = BlendWeights()
-        report.update(weights=weights.as_dict(), map=None, tuned=False, reason=untuned_because)
-        return weights, report
-    logger.info(
-        "tuning the blend weights on %d purchases of %s, training on the %d before them",
-        len(window),
-        report["window"],
-        len(before),
+    untuned_because = _untuned_reason(
+        before, window, (start, end), window_history_days, history_days
     )
-    ranker = train_ranker(before, features, config=config, progress=progress)
-    recommender = Recommender.from_artifacts(ranker, index, items, before, neighbours=neighbours)
-    weights, score = tune_blend_weights(recommender, window, k=k)
-    report.update(weights=weights.as_dict(), map=score, tuned=True)
+    if untuned_because is None:
+        logger.info(
+            "tuning the blend weights on %d purchases of %s, training on the %d before them",
+            len(window),
+            report["window"],
+            len(before),
+        )
+        ranker = train_ranker(before, features, config=config, progress=progress)
+        recommender = Recommender.from_artifacts(
+            ranker, index, items, before, neighbours=neighbours
+        )
+        weights, score = tune_blend_weights(recommender, window, k=k)
+        if not np.isnan(score):
+            report.update(weights=weights.as_dict(), map=score, tuned=True)
+            return weights, report
+        untuned_because = "no shopper of the window bought any catalog item before it"
+
+    logger.warning(
+        "not tuning the blend weights on the validation window %s: %s; using the default weights",
+        report["window"],
+        untuned_because,
+    )
+    weights = BlendWeights()
+    report.update(weights=weights.as_dict(), map=None, tuned=False, reason=untuned_because)
     return weights, report
+
+
+def _untuned_reason(
+    before: pd.DataFrame,
+    window: pd.DataFrame,
+    bounds: tuple[dt.date, dt.date],
+    window_history_days: int,
+    history_days: int,
+) -> str | None:
+    """Return why the validation window [start, end) cannot be tuned on, or None when it can."""
+    start, end = bounds
+    if window.empty:
+        return "the window has no purchases"
+    if before.empty:
+        return f"there are no purchases before the window, which starts {start}"
+    if not set(window["customer_id"]) & set(before["customer_id"]):
+        return "no shopper of the window bought anything before it"
+    if window_history_days < MIN_HISTORY_SHARE * history_days:
+        days = "day" if window_history_days == 1 else "days"
+        return (
+            f"the history before the window spans {window_history_days} {days}, under "
+            f"{MIN_HISTORY_SHARE:.0%} of the {history_days} days before {end}, "
+            "too short a past for the history signals to weigh as they will"
+        )
+    return None
 
 
 def blend_weights_from_metadata(metadata: dict[str, Any]) -> BlendWeights | None:

@@ -464,6 +464,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"in {model.metadata['seconds']} s"
             )
         elif args.command == "evaluate":
+            from recsys.evaluation import describe_gain
             from recsys.pipeline import run_evaluation
 
             evaluation, html_path, json_path = run_evaluation(
@@ -493,11 +494,10 @@ def _run(args: argparse.Namespace) -> int:
                 f"{evaluation.validation.get('weights')}"
             )
             for segment, comparison in evaluation.blend_gains.items():
-                gain = comparison.gain
                 print(
                     f"blend vs {comparison.baseline} ({segment} shoppers): MAP@{evaluation.k} "
                     f"{comparison.blend_map:.4f} vs {comparison.baseline_map:.4f}, "
-                    f"{100 * gain.mean:+.1f}% [{100 * gain.low:+.1f}%, {100 * gain.high:+.1f}%]"
+                    f"{describe_gain(comparison)}"
                 )
             if evaluation.validation.get("reason"):
                 print(f"default blend weights, not tuned: {evaluation.validation['reason']}")

@@ -48,6 +48,7 @@ __all__ = [
     "RankerScores",
     "blend_gains",
     "default_test_days",
+    "describe_gain",
     "evaluate_rankers",
     "split_by_time",
 ]
@@ -104,13 +105,22 @@ class BlendGain:
         baseline: name of the other ranker with the highest mean MAP@k.
         baseline_map: its mean MAP@k.
         blend_map: the blend's mean MAP@k.
-        gain: blend / baseline - 1, with a paired bootstrap interval over shoppers.
+        gain: blend / baseline - 1, with a paired bootstrap interval over
+            shoppers; None when the baseline's MAP is 0.
     """
 
     baseline: str
     baseline_map: float
     blend_map: float
-    gain: ConfidenceInterval
+    gain: ConfidenceInterval | None
+
+
+def describe_gain(comparison: BlendGain) -> str:
+    """Return the relative gain as text, such as "+5.4% [-37.9%, +52.9%]"."""
+    gain = comparison.gain
+    if gain is None:
+        return f"undefined: {comparison.baseline} scores 0"
+    return f"{100 * gain.mean:+.1f}% [{100 * gain.low:+.1f}%, {100 * gain.high:+.1f}%]"
 
 
 def blend_gains(
@@ -118,8 +128,7 @@ def blend_gains(
 ) -> dict[str, BlendGain]:
     """Compare the blend with the best other ranker in each segment (shopper rows).
 
-    Segments without shoppers, or where every other ranker's MAP is 0, are
-    left out.
+    Segments without shoppers are left out.
     """
     blend = next((r for r in rankers if r.name == "blend"), None)
     if blend is None:
@@ -131,13 +140,12 @@ def blend_gains(
         ours = blend.per_shopper["map"][rows]
         others = {r.name: r.per_shopper["map"][rows] for r in rankers if r is not blend}
         name = max(others, key=lambda n: float(others[n].mean()))
-        if others[name].mean() == 0:
-            continue
+        baseline_map = float(others[name].mean())
         gains[segment] = BlendGain(
             baseline=name,
-            baseline_map=float(others[name].mean()),
+            baseline_map=baseline_map,
             blend_map=float(ours.mean()),
-            gain=relative_gain_ci(ours, others[name]),
+            gain=relative_gain_ci(ours, others[name]) if baseline_map > 0 else None,
         )
     return gains
 
@@ -200,10 +208,16 @@ def split_by_time(
         cut = last - dt.timedelta(days=test_days - 1)
     train = purchases.loc[purchases["purchased_on"] < cut]
     test = purchases.loc[purchases["purchased_on"] >= cut]
+    if first == last:
+        raise ValueError(
+            f"every purchase is from {first}: evaluation needs purchases on at least two days, "
+            "training on the earlier and testing on the later ones"
+        )
     if train.empty or test.empty:
         raise ValueError(
             f"cut date {cut} leaves {'no training' if train.empty else 'no test'} purchases; "
-            f"the purchases span {first} to {last}: pick a cut inside that range"
+            f"the purchases span {first} to {last}: pick a cut from "
+            f"{first + dt.timedelta(days=1)} to {last}"
         )
     return train, test, cut
 
@@ -428,14 +442,4 @@ def evaluate_rankers(
     result.blend_gains = blend_gains(
         result.rankers, {name: segments[name][0] for name in ("all", "returning")}
     )
-    for segment, comparison in result.blend_gains.items():
-        logger.info(
-            "blend against %s on %s shoppers: MAP@%d %+.1f%% [%+.1f%%, %+.1f%%]",
-            comparison.baseline,
-            segment,
-            k,
-            100 * comparison.gain.mean,
-            100 * comparison.gain.low,
-            100 * comparison.gain.high,
-        )
     return result

@@ -725,8 +725,9 @@ def relative_gain_ci(
     the pair of values of every drawn shopper, so what the two rankers have
     in common (easy and hard shoppers) does not widen the interval. A
     resample whose baseline mean is 0 has an infinite gain, or none when
-    both means are 0 (counted as 0). The interval's ends are resample gains
-    themselves, never interpolated, so an infinite gain never turns into NaN.
+    both means are 0, and those are left out. The interval's ends are
+    resample gains themselves, never interpolated, so an infinite gain never
+    turns into NaN.
 
     Raises:
         ValueError: the arrays are not 1-D of one length, are empty, hold
@@ -756,7 +757,10 @@ def relative_gain_ci(
     with np.errstate(divide="ignore", invalid="ignore"):
         for rows, indices in _resamples(ours.size, n_resamples, seed):
             gains[rows] = ours[indices].mean(axis=1) / theirs[indices].mean(axis=1) - 1.0
-    gains[np.isnan(gains)] = 0.0
-    low, high = _percentiles(gains, confidence, method="inverted_cdf")
+    defined = gains[~np.isnan(gains)]
+    if defined.size == 0:
+        low = high = float("nan")
+    else:
+        low, high = _percentiles(defined, confidence, method="inverted_cdf")
     mean = float(ours.mean() / theirs.mean() - 1.0)
     return ConfidenceInterval(mean=mean, low=low, high=high, n=ours.size)

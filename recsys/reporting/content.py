@@ -53,7 +53,8 @@ class ShopperGallery:
 
 
 def _number(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    """Return `value`, or None for NaN and infinities, which JSON cannot hold."""
+    return value if math.isfinite(value) else None
 
 
 def _interval_data(interval: ConfidenceInterval) -> dict[str, float | int | None]:
@@ -96,7 +97,9 @@ def report_data(
                 "baseline": comparison.baseline,
                 f"baseline_map@{result.k}": comparison.baseline_map,
                 f"blend_map@{result.k}": comparison.blend_map,
-                "relative_gain": _interval_data(comparison.gain),
+                "relative_gain": None
+                if comparison.gain is None
+                else _interval_data(comparison.gain),
             }
             for segment, comparison in result.blend_gains.items()
         },
@@ -170,7 +173,7 @@ def _write_rows(path: Path, header: list[str], rows: list[list[object]]) -> None
 
 
 def write_csv_tables(result: EvaluationResult, trends: pd.DataFrame, directory: Path) -> list[Path]:
-    """Write metrics.csv, segments.csv, recall_curve.csv and head_attire_trends.csv.
+    """Write metrics.csv, segments.csv, recall_curve.csv, head_attire_trends.csv and blend_gain.csv.
 
     Returns:
         The paths written.
@@ -216,4 +219,27 @@ def write_csv_tables(result: EvaluationResult, trends: pd.DataFrame, directory: 
         ["period", "attribute", "label", "units", "share"],
         [list(row) for row in trends.itertuples(index=False)],
     )
-    return [metrics, segments, curve, trend_path]
+    gain_path = directory / "blend_gain.csv"
+    _write_rows(
+        gain_path,
+        [
+            "segment",
+            "baseline",
+            "k",
+            "baseline_map",
+            "blend_map",
+            "relative_gain",
+            "ci95_low",
+            "ci95_high",
+        ],
+        [
+            [segment, comparison.baseline, result.k, comparison.baseline_map, comparison.blend_map]
+            + (
+                ["", "", ""]
+                if comparison.gain is None
+                else [comparison.gain.mean, comparison.gain.low, comparison.gain.high]
+            )
+            for segment, comparison in result.blend_gains.items()
+        ],
+    )
+    return [metrics, segments, curve, trend_path, gain_path]

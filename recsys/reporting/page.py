@@ -13,7 +13,7 @@ import pandas as pd
 from PIL import Image
 
 from recsys.artifacts import write_json_atomic
-from recsys.evaluation import SEGMENTS, EvaluationResult
+from recsys.evaluation import SEGMENTS, EvaluationResult, describe_gain
 from recsys.metrics import ConfidenceInterval
 from recsys.reporting.charts import metric_bars, recall_curves, trend_charts
 from recsys.reporting.content import (
@@ -106,8 +106,7 @@ def _blend_gain_text(result: EvaluationResult) -> str:
     rows = "".join(
         f"<tr><th>{html.escape(segment)}</th><td>{html.escape(comparison.baseline)}</td>"
         f"<td>{comparison.baseline_map:.4f}</td><td>{comparison.blend_map:.4f}</td>"
-        f"<td>{100 * comparison.gain.mean:+.1f}%<br><small>[{100 * comparison.gain.low:+.1f}%, "
-        f"{100 * comparison.gain.high:+.1f}%]</small></td></tr>"
+        f"<td>{html.escape(describe_gain(comparison))}</td></tr>"
         for segment, comparison in result.blend_gains.items()
     )
     return (

@@ -64,6 +64,16 @@ def test_cut_outside_history_raises() -> None:
         split_by_time(_purchases(dt.date(2020, 9, 16), 5), cut=dt.date(2021, 1, 1))
 
 
+def test_cut_on_first_day_names_valid_range() -> None:
+    with pytest.raises(ValueError, match="pick a cut from 2020-09-17 to 2020-09-20"):
+        split_by_time(_purchases(dt.date(2020, 9, 16), 5), cut=dt.date(2020, 9, 16))
+
+
+def test_single_day_of_purchases_raises() -> None:
+    with pytest.raises(ValueError, match="at least two days"):
+        split_by_time(_purchases(dt.date(2020, 9, 16), 1))
+
+
 def test_tuning_prefers_repurchase_when_shoppers_repeat() -> None:
     items = ["a0", "a1", "a2", "a3"]
     frame = pd.DataFrame(
@@ -124,7 +134,12 @@ def _catalog(article_ids: list[str]) -> pd.DataFrame:
     ],
 )
 def test_blend_is_tuned_only_after_enough_history(end: dt.date, tuned: bool) -> None:
-    purchases = _purchases(dt.date(2020, 9, 16), 5)
+    # One shopper buys every day, so every window has a shopper with history.
+    regular = pd.DataFrame(
+        [("regular", f"a{day}", dt.date(2020, 9, 16) + dt.timedelta(days=day)) for day in range(5)],
+        columns=["customer_id", "article_id", "purchased_on"],
+    )
+    purchases = pd.concat([_purchases(dt.date(2020, 9, 16), 5), regular], ignore_index=True)
     article_ids = [f"a{i}" for i in range(5)]
     index = SimilarityIndex.build(
         article_ids, np.eye(5, dtype=np.float32), model_version="test-eye"
@@ -147,8 +162,36 @@ def test_blend_is_tuned_only_after_enough_history(end: dt.date, tuned: bool) -> 
     assert (share >= MIN_HISTORY_SHARE) is tuned
     if not tuned:
         assert weights == BlendWeights()
-        assert "days of history before the window" in report["reason"]
+        assert "history before the window spans" in report["reason"]
         assert report["map"] is None
+
+
+def test_window_of_new_shoppers_is_not_tuned() -> None:
+    day = dt.date(2020, 9, 16)
+    history = pd.DataFrame(
+        [("old", "a0", day + dt.timedelta(days=d)) for d in range(4)]
+        + [("new", "a1", day + dt.timedelta(days=4))],
+        columns=["customer_id", "article_id", "purchased_on"],
+    )
+    article_ids = ["a0", "a1"]
+    index = SimilarityIndex.build(
+        article_ids, np.eye(2, dtype=np.float32), model_version="test-eye"
+    )
+
+    weights, report = choose_blend_weights(
+        history,
+        day + dt.timedelta(days=5),
+        1,
+        items=_catalog(article_ids),
+        features={a: [] for a in article_ids},
+        index=index,
+        config=TrainingConfig(epochs=2, components=4, threads=1),
+    )
+
+    assert report["tuned"] is False
+    assert report["map"] is None
+    assert report["reason"] == "no shopper of the window bought anything before it"
+    assert weights == BlendWeights()
 
 
 def test_stored_blend_weights_are_read_back() -> None:

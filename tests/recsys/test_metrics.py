@@ -876,3 +876,12 @@ def test_relative_gain_rejects_bad_input(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         relative_gain_ci(np.array(candidate), np.array(baseline))
+
+
+def test_relative_gain_skips_resamples_without_hits() -> None:
+    # Only the first shopper has hits. Resamples without that shopper have no
+    # gain at all, so every defined resample gives -50%.
+    gain = relative_gain_ci(np.array([0.5, 0.0, 0.0]), np.array([1.0, 0.0, 0.0]))
+
+    assert gain.low == pytest.approx(-0.5)
+    assert gain.high == pytest.approx(-0.5)

@@ -121,7 +121,7 @@ def test_report_writes_csv_tables(pipeline_run: QuickstartResult) -> None:
         rows = list(csv.DictReader(handle))
 
     assert {row["ranker"] for row in rows} == RANKERS
-    for name in ("segments.csv", "recall_curve.csv", "head_attire_trends.csv"):
+    for name in ("segments.csv", "recall_curve.csv", "head_attire_trends.csv", "blend_gain.csv"):
         assert (directory / name).stat().st_size > 0, name
 
 
