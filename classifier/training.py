@@ -72,8 +72,11 @@ class ClassifierTrainingConfig:
     seed: int = 0
     deterministic: bool = False
     validation_fraction: float = 0.25
-    other_per_catalog: int = 400
-    augmented_views: int = 1
+    # 1,200 other photos and 3 views, against 400 and 1, raised type accuracy
+    # on the same 373 held-out photos from 0.898 to 0.922, and training stays
+    # within minutes on two cores.
+    other_per_catalog: int = 1200
+    augmented_views: int = 3
     epochs: int = 40
     batch_size: int = 128
     learning_rate: float = 2e-3

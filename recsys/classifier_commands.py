@@ -45,9 +45,13 @@ def _train(args: argparse.Namespace, settings: Settings, *, progress: bool) -> i
     if args.views < 0:
         logger.error("--views must be at least 0, got %d", args.views)
         return _EXIT_USAGE
+    if args.other_photos < 0:
+        logger.error("--other-photos must be at least 0, got %d", args.other_photos)
+        return _EXIT_USAGE
     config = ClassifierTrainingConfig(
         seed=args.seed,
         deterministic=args.deterministic,
+        other_per_catalog=args.other_photos,
         augmented_views=args.views,
         threads=args.threads,
     )

@@ -302,8 +302,14 @@ def _add_classifier_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--views",
         type=int,
-        default=1,
-        help="augmented views of each training photo, besides the photo itself (default: 1)",
+        default=3,
+        help="augmented views of each training photo, besides the photo itself (default: 3)",
+    )
+    group.add_argument(
+        "--other-photos",
+        type=int,
+        default=1200,
+        help="photos of other product types (type none) drawn from each catalog (default: 1200)",
     )
     group.add_argument(
         "--deterministic", action="store_true", help="use deterministic torch kernels"

@@ -53,6 +53,10 @@ def test_quickstart_checks_the_port_before_any_work(
     [
         (["train", "classifier"], "pass --data DIR"),
         (["train", "classifier", "--data", "x", "--views", "-1"], "--views must be at least 0"),
+        (
+            ["train", "classifier", "--data", "x", "--other-photos", "-1"],
+            "--other-photos must be at least 0",
+        ),
     ],
 )
 def test_train_classifier_usage_errors_exit_2(
