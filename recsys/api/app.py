@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from catalog.settings import Settings
 from classifier.errors import ModelLoadError
 from recsys.api.body_limit import MULTIPART_SLACK_BYTES, BodyLimitMiddleware
+from recsys.api.docs_pages import install_docs_pages
 from recsys.api.metrics import ApiMetrics, MetricsMiddleware
 from recsys.api.problems import install_problem_handlers
 from recsys.api.routes import customers, health, items, looks, purchases, shoppers
@@ -117,6 +118,8 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
         version="0.1.0",
         summary="Recommendations that understand head attire.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.holder = holder
     app.state.metrics = ApiMetrics(holder)
@@ -128,6 +131,7 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
     app.include_router(looks.router)
     app.include_router(purchases.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_docs_pages(app)
 
     @app.get("/", include_in_schema=False)
     def demo_storefront() -> FileResponse:

@@ -283,3 +283,23 @@ def test_dot_leading_item_id_is_422(client: TestClient, article_id: str) -> None
     response = client.get(f"/v1/items/{article_id}/similar")
 
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("page", "assets"),
+    [
+        ("/docs", ["swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"]),
+        ("/redoc", ["redoc.standalone.js"]),
+    ],
+)
+def test_docs_pages_load_assets_locally(client: TestClient, page: str, assets: list[str]) -> None:
+    response = client.get(page)
+
+    assert response.status_code == 200
+    assert "/openapi.json" in response.text
+    assert "https://" not in response.text
+    for asset in assets:
+        assert f"/docs-assets/{asset}" in response.text
+        served = client.get(f"/docs-assets/{asset}")
+        assert served.status_code == 200, asset
+        assert len(served.content) > 0, asset
