@@ -197,7 +197,7 @@ def choose_blend_weights(
             return weights, report
         untuned_because = "no shopper of the window bought any catalog item before it"
 
-    logger.warning(
+    logger.info(
         "not tuning the blend weights on the validation window %s: %s; using the default weights",
         report["window"],
         untuned_because,
