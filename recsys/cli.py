@@ -342,8 +342,12 @@ def _serve(
     settings: Settings, host: str, port: int, workers: int = 1, *, access_log: bool = False
 ) -> int:
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
+
+    from recsys.api.metrics import MULTIPROCESS_DIR_VARIABLE
 
     problem = _can_listen(host, port)
     if problem is not None:
@@ -354,15 +358,26 @@ def _serve(
     # directory chosen with --home reaches them through it.
     os.environ["MILLINER_HOME"] = str(settings.home)
     os.environ["MILLINER_DATABASE_URL"] = settings.database_url
-    uvicorn.run(
-        "recsys.api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=access_log,
-    )
+    shared_metrics = None
+    if workers > 1:
+        # The workers add up their request metrics in files of a fresh
+        # directory, so /metrics counts every worker and no earlier run.
+        shared_metrics = Path(tempfile.mkdtemp(prefix="milliner-metrics-"))
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = str(shared_metrics)
+    try:
+        uvicorn.run(
+            "recsys.api.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=access_log,
+        )
+    finally:
+        if shared_metrics is not None:
+            os.environ.pop(MULTIPROCESS_DIR_VARIABLE, None)
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return EXIT_OK
 
 

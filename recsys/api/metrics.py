@@ -1,22 +1,32 @@
 """Prometheus metrics: request counts and latencies per route, index size, model versions.
 
-NOTE: each worker process of `milliner serve --workers N` keeps its own
-counters, so one scrape of `/metrics` shows the worker that handled it.
+With `milliner serve --workers N` (N > 1), the workers share their counters
+through prometheus_client's multiprocess mode: `PROMETHEUS_MULTIPROC_DIR`
+names a directory where each worker writes its values, and a scrape of
+`/metrics` on any worker adds up the files of all of them. The index size
+and model versions are those of the worker that answers, the same in every
+worker once they have loaded the same artifacts.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from recsys.api.state import StateHolder
 
-__all__ = ["ApiMetrics", "MetricsMiddleware"]
+__all__ = ["MULTIPROCESS_DIR_VARIABLE", "ApiMetrics", "MetricsMiddleware"]
+
+# Set by `milliner serve` for more than one worker; read by prometheus_client
+# when it is first imported in each worker.
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 # Latency buckets in seconds, dense around the 25 ms goal of recommendations
 # and the 200 ms goal of photo uploads.
@@ -73,11 +83,18 @@ class ApiMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_ArtifactCollector(holder))
+        self._artifacts = _ArtifactCollector(holder)
+        self.registry.register(self._artifacts)
 
     def render(self) -> bytes:
-        """Return the metrics in the Prometheus text format."""
-        return generate_latest(self.registry)
+        """Return the metrics in the Prometheus text format, summed over workers if shared."""
+        shared_dir = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+        if not shared_dir:
+            return generate_latest(self.registry)
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined, path=shared_dir)
+        combined.register(self._artifacts)
+        return generate_latest(combined)
 
 
 Scope = dict[str, Any]
