@@ -105,7 +105,8 @@ def bootstrap_interval(
         by_group: dict[str, list[int]] = {}
         for position, group in enumerate(groups):
             by_group.setdefault(group, []).append(position)
-        members = [np.asarray(positions) for positions in by_group.values()]
+        # Sorted, so the interval depends on the photos and not on their order.
+        members = [np.asarray(by_group[group]) for group in sorted(by_group)]
     scores = np.empty(replicates)
     for replicate in range(replicates):
         drawn = rng.integers(0, len(members), size=len(members))

@@ -45,8 +45,12 @@ def _train(args: argparse.Namespace, settings: Settings, *, progress: bool) -> i
     if args.views < 0:
         logger.error("--views must be at least 0, got %d", args.views)
         return _EXIT_USAGE
-    if args.other_photos < 0:
-        logger.error("--other-photos must be at least 0, got %d", args.other_photos)
+    if args.other_photos < 1:
+        logger.error(
+            "--other-photos must be at least 1, got %d: without photos of other products "
+            "the classifier never learns the type none",
+            args.other_photos,
+        )
         return _EXIT_USAGE
     config = ClassifierTrainingConfig(
         seed=args.seed,

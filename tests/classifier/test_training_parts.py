@@ -108,3 +108,18 @@ def test_bootstrap_interval_contains_value() -> None:
     interval = bootstrap_interval(accuracy, truth, predicted, replicates=300)
     assert interval.low < interval.value < interval.high
     assert interval.high - interval.low < 0.2
+
+
+def test_bootstrap_interval_ignores_photo_order() -> None:
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, size=120)
+    predicted = np.where(rng.random(120) < 0.7, truth, (truth + 1) % 3)
+    groups = [f"product-{i // 3}" for i in range(120)]
+    order = rng.permutation(120)
+
+    first = bootstrap_interval(accuracy, truth, predicted, groups=groups, replicates=200)
+    shuffled = bootstrap_interval(
+        accuracy, truth[order], predicted[order], groups=[groups[i] for i in order], replicates=200
+    )
+
+    assert (shuffled.low, shuffled.high) == pytest.approx((first.low, first.high))

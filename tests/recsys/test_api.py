@@ -303,3 +303,13 @@ def test_docs_pages_load_assets_locally(client: TestClient, page: str, assets: l
         served = client.get(f"/docs-assets/{asset}")
         assert served.status_code == 200, asset
         assert len(served.content) > 0, asset
+
+
+def test_docs_pages_keep_the_root_path(pipeline_settings: Settings) -> None:
+    app = create_app(pipeline_settings, state=shared_state(pipeline_settings))
+
+    with TestClient(app, root_path="/shop-api") as prefixed:
+        page = prefixed.get("/docs").text
+
+    assert "/shop-api/openapi.json" in page
+    assert "/shop-api/docs-assets/swagger-ui-bundle.js" in page

@@ -54,8 +54,8 @@ def test_quickstart_checks_the_port_before_any_work(
         (["train", "classifier"], "pass --data DIR"),
         (["train", "classifier", "--data", "x", "--views", "-1"], "--views must be at least 0"),
         (
-            ["train", "classifier", "--data", "x", "--other-photos", "-1"],
-            "--other-photos must be at least 0",
+            ["train", "classifier", "--data", "x", "--other-photos", "0"],
+            "--other-photos must be at least 1",
         ),
     ],
 )
