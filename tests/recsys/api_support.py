@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from functools import cache
 from pathlib import Path
 
@@ -33,3 +34,10 @@ def copy_home(settings: Settings, target: Path) -> Settings:
 
 def ccp_photo(shared_data: Path) -> Path:
     return shared_data / "ccp" / "photos" / CCP_PHOTO
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on at the moment."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from catalog.settings import Settings
 from recsys.pipeline import QuickstartResult
+from tests.recsys.api_support import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 120
@@ -26,12 +26,6 @@ HEALTH_COUNT = re.compile(
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def two_workers(
     pipeline_settings: Settings,
@@ -40,7 +34,7 @@ def two_workers(
 ) -> Iterator[tuple[str, Path]]:
     """Serve the pipeline's home with two workers; yield its URL and the server's TMPDIR."""
     temporary = tmp_path_factory.mktemp("serve-tmp")
-    port = _free_port()
+    port = free_port()
     environment = dict(os.environ)
     environment["TMPDIR"] = str(temporary)
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import uvicorn
 from catalog.settings import Settings
 from recsys.api import create_app
 from recsys.pipeline import QuickstartResult
-from tests.recsys.api_support import ccp_photo, shared_state
+from tests.recsys.api_support import ccp_photo, free_port, shared_state
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,18 +56,12 @@ def browser_available() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url(
     browser_available: None, pipeline_settings: Settings, pipeline_run: QuickstartResult
 ) -> Iterator[str]:
     app = create_app(pipeline_settings, state=shared_state(pipeline_settings))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
