@@ -668,12 +668,7 @@ def bootstrap_ci(
             option is out of range.
         TypeError: if n_resamples is not an integer.
     """
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer):
-        raise TypeError(f"n_resamples must be an integer, got {n_resamples!r}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+    _check_resampling(n_resamples, confidence)
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"values must be 1-D (n_shoppers,), got shape {array.shape}")
@@ -691,6 +686,16 @@ def bootstrap_ci(
 
     low, high = _percentiles(resample_means, confidence)
     return ConfidenceInterval(mean=float(kept.mean()), low=low, high=high, n=kept.size)
+
+
+def _check_resampling(n_resamples: int, confidence: float) -> None:
+    """Raise TypeError or ValueError when the bootstrap options are out of range."""
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer):
+        raise TypeError(f"n_resamples must be an integer, got {n_resamples!r}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
 
 
 def _resamples(n: int, n_resamples: int, seed: int) -> Iterator[tuple[slice, IntArray]]:
@@ -732,13 +737,9 @@ def relative_gain_ci(
     Raises:
         ValueError: the arrays are not 1-D of one length, are empty, hold
             NaN or +-inf, the baseline mean is 0, or an option is out of range.
+        TypeError: n_resamples is not an integer.
     """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer):
-        raise TypeError(f"n_resamples must be an integer, got {n_resamples!r}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    _check_resampling(n_resamples, confidence)
     ours = np.asarray(candidate, dtype=np.float64)
     theirs = np.asarray(baseline, dtype=np.float64)
     if ours.ndim != 1 or ours.shape != theirs.shape:
