@@ -12,7 +12,7 @@ of weights. The first are the defaults, the second those `milliner evaluate`
 chooses on its validation window. The third are the weights of the grid that
 score best on the test window itself.
 The last row chooses on the test, so it is no result. It is the most any
-weights of the grid could reach with these signals, which tells whether a
+weights of the grid could reach with these signals, which shows whether a
 goal stated relative to the best baseline can be reached by tuning at all.
 
 All blend rows leave out the places reserved for never-bought items, as the
