@@ -119,7 +119,7 @@ def main() -> None:
     kept = [validation[i] for i in validation_features.sample]
     _print_row("baseline", validation_metrics(kept, truth, predicted, seed=args.seed))
     _print_row("classifier", result.metrics)
-    print(f"colour variants on validation head attire: {result.metrics['colour_variants']}")
+    print(f"colour head: {result.metrics['colour_head']}")
     hat = result.metrics.get("hat_presence")
     if hat:
         accuracy = hat["accuracy"]

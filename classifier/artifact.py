@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from classifier.colour import COLOUR_FEATURES_VERSION
 from classifier.errors import ModelLoadError
 from classifier.heads import AttireHeads
 from classifier.preprocess import Preprocessing
@@ -40,7 +41,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# Format 2: the colour head reads the pixel colour features alone.
+FORMAT_VERSION = 2
 TRAIN_COMMAND = "milliner train classifier"
 _WEIGHTS = "heads.pt"
 _METADATA = "metadata.json"
@@ -110,7 +112,7 @@ def save_artifact(artifact: ClassifierArtifact, root: Path) -> Path:
             "heads": {
                 "hidden_dim": artifact.heads.hidden_dim,
                 "embedding_dim": artifact.heads.embedding_dim,
-                "use_pixel_colour": artifact.heads.use_pixel_colour,
+                "colour_features_version": COLOUR_FEATURES_VERSION,
             },
             "preprocessing": artifact.preprocessing.to_dict(),
             "label_sets_fingerprint": label_sets_fingerprint(),
@@ -163,10 +165,15 @@ def load_artifact(root: Path, *, version: str | None = None) -> ClassifierArtifa
         )
 
     sizes = metadata["heads"]
+    if sizes.get("colour_features_version") != COLOUR_FEATURES_VERSION:
+        raise ModelLoadError(
+            f"classifier in {directory} was trained on colour features of version "
+            f"{sizes.get('colour_features_version')!r}, and this code computes version "
+            f"{COLOUR_FEATURES_VERSION}: run `{TRAIN_COMMAND}` again"
+        )
     heads = AttireHeads(
         hidden_dim=int(sizes["hidden_dim"]),
         embedding_dim=int(sizes["embedding_dim"]),
-        use_pixel_colour=bool(sizes["use_pixel_colour"]),
     )
     try:
         heads.load_state_dict(state["heads"])

@@ -3,9 +3,18 @@
 Product photos show the article on a light, nearly uniform background. The
 background colour is estimated from the image border, every pixel that differs
 from it clearly is taken as the product, and the colour of those pixels is
-summarised as a coarse RGB histogram plus their mean CIELAB colour. Nothing
-here changes hue or saturation, so the features are safe inputs for the colour
-head.
+summarised in two parts:
+
+- a coarse RGB histogram plus their mean CIELAB colour and the share of the
+  photo they cover;
+- shade features in CIELCh (lightness, chroma, hue): a histogram that keeps
+  near-neutral pixels apart by lightness and splits the others by hue,
+  lightness and chroma, the spread of lightness and chroma, the three main
+  colours found by k-means with their shares, and the background colour.
+
+The second part lets a linear colour classifier tell dark green from black or
+mole from beige, which the coarse RGB cells cannot. Nothing here changes hue
+or saturation, so the features are safe inputs for the colour head.
 """
 
 from __future__ import annotations
@@ -30,14 +39,37 @@ _FOREGROUND_DISTANCE = 40.0
 # whole image is used instead (a white item on white).
 _MIN_FOREGROUND_SHARE = 0.01
 
-COLOUR_FEATURE_DIM = _BINS**3 + 3 + 1
+# The shade histogram puts pixels with chroma below _NEUTRAL_CHROMA into one of
+# _NEUTRAL_LIGHTNESS_BINS lightness bins. Every other pixel goes into one of
+# _HUE_BINS hues x _CHROMATIC_LIGHTNESS_BINS lightness bins x 2 chroma bins
+# (below _VIVID_CHROMA, or from it). The limits are judgements on the CIELAB
+# scale, where chroma runs from 0 to about 130, not tuned values.
+_NEUTRAL_CHROMA = 10.0
+_VIVID_CHROMA = 35.0
+_NEUTRAL_LIGHTNESS_BINS = 6
+_HUE_BINS = 12
+_CHROMATIC_LIGHTNESS_BINS = 3
+_SHADE_BINS = _NEUTRAL_LIGHTNESS_BINS + _HUE_BINS * _CHROMATIC_LIGHTNESS_BINS * 2
+# The shade histogram reads at most _SHADE_PIXELS product pixels, at a regular
+# stride. Main colours: k-means in CIELAB, at most _CLUSTER_ROUNDS rounds, on
+# at most _CLUSTER_PIXELS of them; the spread statistics use the same pixels.
+_SHADE_PIXELS = 16_384
+_CLUSTERS = 3
+_CLUSTER_PIXELS = 1024
+_CLUSTER_ROUNDS = 10
+# std of L, a and b; lightness at 10%, 50% and 90%; median chroma; neutral share.
+_SHADE_STATISTICS = 3 + 3 + 1 + 1
+
+_COARSE_DIM = _BINS**3 + 3 + 1
+COLOUR_FEATURE_DIM = _COARSE_DIM + _SHADE_BINS + _SHADE_STATISTICS + _CLUSTERS * 4 + 3
 # The product pixels of larger photos are read on a regular grid of every n-th
 # row and column, so that the cost per photo stays near that of a 256 x 256
 # photo. The background colour still comes from every border pixel.
 MAX_COLOUR_PIXELS = 65_536
 # The version of these features, raised whenever a photo's features change,
-# so that features cached by older code are not reused (classifier.features).
-COLOUR_FEATURES_VERSION = 2
+# so that features cached by older code are not reused (classifier.features)
+# and a classifier trained on other features is refused (classifier.artifact).
+COLOUR_FEATURES_VERSION = 3
 
 
 def _linear_table() -> np.ndarray:
@@ -80,6 +112,83 @@ def _srgb_to_lab(pixels: np.ndarray) -> np.ndarray:
     return np.stack([lightness / 100.0, a / 128.0, b / 128.0], axis=1)
 
 
+def _shade_histogram(lightness: np.ndarray, chroma: np.ndarray, hue: np.ndarray) -> np.ndarray:
+    """Return the share of pixels in each shade bin, float64 (_SHADE_BINS,)."""
+    neutral = chroma < _NEUTRAL_CHROMA
+    neutral_bin = np.clip(
+        (lightness * _NEUTRAL_LIGHTNESS_BINS / 100.0).astype(np.int64),
+        0,
+        _NEUTRAL_LIGHTNESS_BINS - 1,
+    )
+    hue_bin = (hue * _HUE_BINS / 360.0).astype(np.int64) % _HUE_BINS
+    lightness_bin = np.clip(
+        (lightness * _CHROMATIC_LIGHTNESS_BINS / 100.0).astype(np.int64),
+        0,
+        _CHROMATIC_LIGHTNESS_BINS - 1,
+    )
+    vivid = (chroma >= _VIVID_CHROMA).astype(np.int64)
+    chromatic_bin = (
+        _NEUTRAL_LIGHTNESS_BINS + (hue_bin * _CHROMATIC_LIGHTNESS_BINS + lightness_bin) * 2 + vivid
+    )
+    codes = np.where(neutral, neutral_bin, chromatic_bin)
+    histogram = np.bincount(codes, minlength=_SHADE_BINS).astype(np.float64)
+    return histogram / max(float(histogram.sum()), 1.0)
+
+
+def _main_colours(points: np.ndarray) -> np.ndarray:
+    """Return _CLUSTERS k-means centres of (N, 3) CIELAB pixels with their shares.
+
+    The centres start from the pixels at evenly spaced lightness ranks, so
+    the result depends on the pixels alone. Returns float64 (_CLUSTERS * 4,):
+    (L, a, b, share) per centre, the largest share first.
+    """
+    by_lightness = np.argsort(points[:, 0], kind="stable")
+    ranks = ((np.arange(_CLUSTERS) + 0.5) * len(points) / _CLUSTERS).astype(np.int64)
+    centres = points[by_lightness[ranks]].copy()
+    squared = (points**2).sum(axis=1, keepdims=True)
+    nearest = np.full(len(points), -1)
+    for _ in range(_CLUSTER_ROUNDS):
+        previous = nearest
+        distances = squared - 2.0 * points @ centres.T + (centres**2).sum(axis=1)
+        nearest = distances.argmin(axis=1)
+        if np.array_equal(nearest, previous):
+            break
+        members = np.eye(_CLUSTERS)[nearest]
+        counts = members.sum(axis=0)
+        filled = counts > 0
+        # A cluster left without pixels keeps its centre.
+        centres[filled] = (members.T @ points)[filled] / counts[filled, None]
+    shares = np.bincount(nearest, minlength=_CLUSTERS) / len(points)
+    order = np.argsort(-shares, kind="stable")
+    return np.concatenate([centres[order], shares[order, None]], axis=1).ravel()
+
+
+def _shade_features(lab: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Return the shade features of (N, 3) product pixels in scaled CIELAB (see _srgb_to_lab)."""
+    lab = lab[:: max(1, -(-len(lab) // _SHADE_PIXELS))]
+    lightness = lab[:, 0] * np.float32(100.0)
+    chroma = np.hypot(lab[:, 1], lab[:, 2]) * np.float32(128.0)
+    hue = np.degrees(np.arctan2(lab[:, 2], lab[:, 1])) % np.float32(360.0)
+    sample = lab[:: max(1, -(-len(lab) // _CLUSTER_PIXELS))].astype(np.float64)
+    sample_chroma = np.hypot(sample[:, 1], sample[:, 2]) * 128.0
+    statistics = np.concatenate(
+        [
+            sample.std(axis=0),
+            np.percentile(sample[:, 0], [10, 50, 90]),
+            [np.median(sample_chroma) / 100.0, float((chroma < _NEUTRAL_CHROMA).mean())],
+        ]
+    )
+    background_lab = _srgb_to_lab(np.clip(np.rint(background), 0, 255).astype(np.uint8)[None])[0]
+    return np.concatenate(
+        [
+            _shade_histogram(lightness, chroma, hue),
+            statistics,
+            _main_colours(sample),
+            background_lab,
+        ]
+    )
+
+
 def pixel_colour_features(pixels: np.ndarray) -> np.ndarray:
     """Summarise the colour of the product in a photo on a light background.
 
@@ -93,7 +202,8 @@ def pixel_colour_features(pixels: np.ndarray) -> np.ndarray:
     Returns:
         float32 array (COLOUR_FEATURE_DIM,): a 4x4x4 RGB histogram of the
         product pixels (summing to 1), their mean CIELAB colour (L/100, a/128,
-        b/128) and the share of the image they cover.
+        b/128), the share of the image they cover, then the shade features
+        described in the module docstring.
 
     Raises:
         ValueError: `pixels` is not an (H, W, 3) array.
@@ -115,5 +225,7 @@ def pixel_colour_features(pixels: np.ndarray) -> np.ndarray:
     codes = bins[:, 0] * _BINS * _BINS + bins[:, 1] * _BINS + bins[:, 2]
     histogram = np.bincount(codes, minlength=_BINS**3).astype(np.float32)
     histogram /= max(float(histogram.sum()), 1.0)
-    lab = _srgb_to_lab(product).mean(axis=0, dtype=np.float64).astype(np.float32)
-    return np.concatenate([histogram, lab, np.array([share], dtype=np.float32)])
+    lab = _srgb_to_lab(product)
+    mean_lab = lab.mean(axis=0, dtype=np.float64).astype(np.float32)
+    coarse = np.concatenate([histogram, mean_lab, np.array([share], dtype=np.float32)])
+    return np.concatenate([coarse, _shade_features(lab, background).astype(np.float32)])

@@ -44,7 +44,9 @@ class CachedFeatures:
 
     Attributes:
         backbone: float32 (V, 1280), pooled backbone activations, not normalised.
-        colour: float32 (V, COLOUR_FEATURE_DIM), see `pixel_colour_features`.
+        colour: float32 (V, COLOUR_FEATURE_DIM), see `pixel_colour_features`;
+            an augmented view has the features of its photo, because cropping
+            into the product moves the background estimate they rest on.
         sample: int64 (V,), the position of each view's photo in the sample list.
         view: int64 (V,), 0 for the photo itself, 1.. for augmented views.
     """
@@ -91,6 +93,8 @@ def _cache_key(
     digest = hashlib.sha256()
     header = {
         "colour_features": COLOUR_FEATURES_VERSION,
+        # 2: augmented views carry the colour features of their photo.
+        "format": 2,
         "weights": weights_digest,
         "preprocessing": preprocessing.to_dict(),
         "views": views,
@@ -167,12 +171,13 @@ def cached_features(
                 )
                 bar.update(1 + augmented_views)
                 continue
+            photo_colour = pixel_colour_features(np.asarray(photo))
             for view in range(1 + augmented_views):
                 if view == 0:
                     image = photo
                 else:
                     image = augment(photo, random.Random(f"{seed}:{position}:{view}"), augmentation)
-                colour.append(pixel_colour_features(np.asarray(image)))
+                colour.append(photo_colour)
                 sample_ids.append(position)
                 view_ids.append(view)
                 pending.append(image)

@@ -1,11 +1,12 @@
 """The trainable part of the classifier: multi-task heads over frozen backbone features.
 
 Input: the backbone's pooled features (N, 1280) and the colour features of the
-product pixels (N, COLOUR_FEATURE_DIM). A shared layer feeds four classification
-heads (type, colour, pattern, material) and a projection to the style
-embedding. The colour head also receives the pixel colour features, because the
-backbone was trained to ignore colour shifts, so its features carry little
-information about the exact shade.
+product pixels (N, COLOUR_FEATURE_DIM). A shared layer feeds three classification
+heads (type, pattern, material) and a projection to the style embedding. The
+colour head reads the pixel colour features alone: the backbone was trained to
+ignore colour shifts, and on held-out head attire a colour head that also read
+the shared layer was less accurate (docs/classifier.md). Training fits the
+colour head on its own (`classifier.colour_head`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,10 @@ class AttireHeads(nn.Module):
         hidden_dim: int = 512,
         embedding_dim: int = 128,
         dropout: float = 0.3,
-        use_pixel_colour: bool = True,
     ) -> None:
         super().__init__()
         self.hidden_dim = hidden_dim
         self.embedding_dim = embedding_dim
-        self.use_pixel_colour = use_pixel_colour
         self.feature_mean: torch.Tensor
         self.feature_std: torch.Tensor
         self.colour_mean: torch.Tensor
@@ -58,12 +57,11 @@ class AttireHeads(nn.Module):
             nn.Dropout(dropout),
         )
         self.projection = nn.Linear(hidden_dim, embedding_dim)
-        colour_inputs = hidden_dim + (COLOUR_FEATURE_DIM if use_pixel_colour else 0)
         # ModuleDict keys become attributes, and nn.Module already has a `type` method.
         self.classifiers = nn.ModuleDict(
             {
                 f"{task}_head": nn.Linear(
-                    colour_inputs if task == "colour" else hidden_dim, len(labels)
+                    COLOUR_FEATURE_DIM if task == "colour" else hidden_dim, len(labels)
                 )
                 for task, labels in LABEL_SETS.items()
             }
@@ -84,9 +82,8 @@ class AttireHeads(nn.Module):
         logits: dict[str, torch.Tensor] = {}
         for task in TASKS:
             classifier = self.classifiers[f"{task}_head"]
-            if task == "colour" and self.use_pixel_colour:
-                pixel = (colour - self.colour_mean) / self.colour_std
-                logits[task] = classifier(torch.cat([hidden, pixel], dim=1))
+            if task == "colour":
+                logits[task] = classifier((colour - self.colour_mean) / self.colour_std)
             else:
                 logits[task] = classifier(hidden)
         return logits, embedding

@@ -37,7 +37,16 @@ def grad_cam(
     Returns:
         (heat, label_index): heat is float32 (size, size) in 0..1 over the
         letterboxed network input, where size is `preprocessing.size`.
+
+    Raises:
+        ValueError: `task` is "colour", whose head reads the pixel colour
+            features and not the network, so no map explains it.
     """
+    if task == "colour":
+        raise ValueError(
+            "the colour head reads pixel colour features, not the network: "
+            "explain type, pattern or material instead"
+        )
     pixels = torch.from_numpy(np.array(preprocessing.to_array(image)[None]))
     colour = torch.from_numpy(pixel_colour_features(np.asarray(image))[None])
     inputs = preprocessing.normalise(pixels)

@@ -80,7 +80,8 @@ def load_catalog_samples(
 
     Every head-attire article with a photo is kept, and `other_per_catalog`
     articles of other product types (type ``none``) are drawn at random from each
-    catalog, because the catalogs hold far more clothes than head attire. An
+    catalog, because the catalogs hold far more clothes than head attire. The
+    draw depends on `seed` and the directory's name, not on where it lies. An
     article that appears in several catalogs is taken from the first one.
 
     Raises:
@@ -121,7 +122,9 @@ def load_catalog_samples(
                 material=_trusted_material(row.get("detail_desc")),
             )
             (other if sample.type == TYPE.fallback else head).append(sample)
-        drawn = random.Random(f"{seed}:{directory}").sample(
+        # Seeded by the directory's name, not by the path given, so that
+        # "../shared/data/hm-week" and its absolute path draw the same photos.
+        drawn = random.Random(f"{seed}:{Path(directory).name}").sample(
             other, min(other_per_catalog, len(other))
         )
         logger.info(

@@ -5,11 +5,12 @@ The route, chosen to fit in minutes on two CPU cores:
 1. Read labelled photos from catalog directories and split them by product code.
 2. Compute the frozen EfficientNet-Lite0 features of every photo and of a few
    augmented views of each training photo, once (`classifier.features` caches them).
-3. Train `AttireHeads` on those features: cross-entropy for each task, plus a
-   supervised contrastive loss that pulls together the embeddings of photos that
-   share type, colour and pattern.
-4. Train the colour head with and without the pixel colour features and keep the
-   variant with the better colour accuracy on validation head attire.
+3. Train `AttireHeads` on those features: cross-entropy for type, pattern and
+   material, plus a supervised contrastive loss that pulls together the
+   embeddings of photos that share type, colour and pattern.
+4. Fit the colour head, a logistic regression on the pixel colour features of
+   the photos, with its L2 penalty chosen by cross-validation over training
+   products (`classifier.colour_head`).
 5. Publish weights, preprocessing, label lists, versions and validation metrics.
 """
 
@@ -30,6 +31,7 @@ from tqdm import tqdm
 
 from classifier.artifact import ClassifierArtifact, save_artifact
 from classifier.backbone import BACKBONE_NAME, load_backbone
+from classifier.colour_head import COLOUR_PENALTIES, ColourHeadFit, fit_colour_head
 from classifier.features import CachedFeatures, cached_features
 from classifier.hat_presence import fit_hat_presence
 from classifier.heads import TASKS, AttireHeads
@@ -64,8 +66,8 @@ class ClassifierTrainingConfig:
         dropout: dropout rate before and after the shared layer.
         contrastive_weight: weight of the supervised contrastive loss.
         temperature: temperature of the contrastive loss.
-        pixel_colour: "auto" trains both colour variants and keeps the better
-            one on validation; "on" or "off" forces one.
+        colour_penalties: L2 penalties of the colour head to choose from by
+            cross-validation over training products.
         threads: torch CPU threads.
     """
 
@@ -86,12 +88,14 @@ class ClassifierTrainingConfig:
     dropout: float = 0.3
     contrastive_weight: float = 0.5
     temperature: float = 0.1
-    pixel_colour: str = "auto"
+    colour_penalties: tuple[float, ...] = COLOUR_PENALTIES
     threads: int = 2
 
     def __post_init__(self) -> None:
-        if self.pixel_colour not in ("auto", "on", "off"):
-            raise ValueError(f"pixel_colour must be auto, on or off, got {self.pixel_colour!r}")
+        if not self.colour_penalties or any(p < 0 for p in self.colour_penalties):
+            raise ValueError(
+                f"colour_penalties must be one or more values >= 0, got {self.colour_penalties}"
+            )
         for name in ("epochs", "batch_size", "hidden_dim", "embedding_dim", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -146,23 +150,28 @@ def _contrastive_loss(
 def fit_heads(
     features: CachedFeatures,
     labels: dict[str, np.ndarray],
+    product_codes: Sequence[str],
     config: ClassifierTrainingConfig,
     *,
-    use_pixel_colour: bool,
     progress: bool = False,
-) -> AttireHeads:
-    """Train `AttireHeads` on cached features; `labels` maps each task to class indices (V,)."""
+) -> tuple[AttireHeads, ColourHeadFit]:
+    """Train `AttireHeads` on cached features; return them and how the colour head was fitted.
+
+    `labels` maps each task to class indices (V,) and `product_codes` gives
+    the product of each view (V,). The colour head is fitted on the views
+    with index 0, the photos themselves (`classifier.colour_head`).
+    """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     heads = AttireHeads(
         hidden_dim=config.hidden_dim,
         embedding_dim=config.embedding_dim,
         dropout=config.dropout,
-        use_pixel_colour=use_pixel_colour,
     )
+    photos = features.view == 0
     inputs = torch.from_numpy(features.backbone)
     colour = torch.from_numpy(features.colour)
-    heads.set_input_statistics(inputs, colour)
+    heads.set_input_statistics(inputs, torch.from_numpy(features.colour[photos]))
     targets = {task: torch.from_numpy(values) for task, values in labels.items()}
     losses = {
         task: nn.CrossEntropyLoss(
@@ -171,14 +180,20 @@ def fit_heads(
             ignore_index=MATERIAL.index(MATERIAL.fallback) if task == "material" else -100,
         )
         for task, values in labels.items()
+        if task != "colour"
     }
     # Photos that share type, colour and pattern are the positives of the embedding.
     style_key = (targets["type"] * len(LABEL_SETS["colour"]) + targets["colour"]) * len(
         LABEL_SETS["pattern"]
     ) + targets["pattern"]
 
+    colour_head = heads.classifiers["colour_head"]
+    assert isinstance(colour_head, nn.Linear)
+    # The colour head is fitted after the loop; the optimiser leaves it alone.
+    fitted_later = {id(parameter) for parameter in colour_head.parameters()}
+    trained = [p for p in heads.parameters() if id(p) not in fitted_later]
     optimiser = torch.optim.AdamW(
-        heads.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        trained, lr=config.learning_rate, weight_decay=config.weight_decay
     )
     steps_per_epoch = max(1, -(-len(inputs) // config.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -203,9 +218,20 @@ def fit_heads(
             generator,
             progress=progress,
         )
+        fitted = fit_colour_head(
+            ((colour[photos] - heads.colour_mean) / heads.colour_std).numpy(),
+            labels["colour"][photos],
+            [code for code, photo in zip(product_codes, photos, strict=True) if photo],
+            classes=len(LABEL_SETS["colour"]),
+            penalties=config.colour_penalties,
+            seed=config.seed,
+        )
     finally:
         torch.set_num_threads(threads)
-    return heads.eval()
+    with torch.no_grad():
+        colour_head.weight.copy_(fitted.weight)
+        colour_head.bias.copy_(fitted.bias)
+    return heads.eval(), fitted
 
 
 def _run_epochs(
@@ -228,7 +254,7 @@ def _run_epochs(
             batch = order[start : start + config.batch_size]
             logits, embedding = heads(inputs[batch], colour[batch])
             loss = sum(
-                (losses[task](logits[task], targets[task][batch]) for task in TASKS),
+                (losses[task](logits[task], targets[task][batch]) for task in losses),
                 start=torch.zeros(()),
             )
             # A batch whose materials are all untrusted gives NaN for that task.
@@ -384,30 +410,23 @@ def train_classifier(
     training_labels = _label_matrix(training, training_features.sample)
     validation_labels = _label_matrix(validation, validation_features.sample)
     validation_kept = [validation[p] for p in validation_features.sample]
-    variants = {"auto": (True, False), "on": (True,), "off": (False,)}[config.pixel_colour]
-    best: tuple[float, AttireHeads, dict[str, np.ndarray]] | None = None
-    colour_by_variant: dict[str, float] = {}
-    head = validation_labels["type"] != TYPE.index(TYPE.fallback)
-    for use_pixel_colour in variants:
-        heads = fit_heads(
-            training_features,
-            training_labels,
-            config,
-            use_pixel_colour=use_pixel_colour,
-            progress=progress,
-        )
-        predicted = predict_cached(heads, validation_features)
-        colour_accuracy = accuracy(validation_labels["colour"][head], predicted["colour"][head])
-        colour_by_variant["pixel" if use_pixel_colour else "backbone_only"] = colour_accuracy
-        if best is None or colour_accuracy > best[0]:
-            best = (colour_accuracy, heads, predicted)
-    if best is None:
-        raise ValueError("no colour variant was trained")
-    _, heads, predicted = best
+    heads, colour_fit = fit_heads(
+        training_features,
+        training_labels,
+        [training[p].product_code for p in training_features.sample],
+        config,
+        progress=progress,
+    )
+    predicted = predict_cached(heads, validation_features)
     timings["heads"] = time.perf_counter() - step
 
     metrics = validation_metrics(validation_kept, validation_labels, predicted, seed=config.seed)
-    metrics["colour_variants"] = colour_by_variant
+    metrics["colour_head"] = {
+        "penalty": colour_fit.penalty,
+        "cross_validation_accuracy": {
+            f"{penalty:g}": accuracy for penalty, accuracy in colour_fit.cross_validation.items()
+        },
+    }
     metrics["training_photos"] = len(training)
     metrics["training_views"] = len(training_features.sample)
     logger.info(

@@ -1,4 +1,6 @@
-"""The fast pixel colour features agree with a plain float64 reference on real photos."""
+"""The pixel colour features: the coarse part agrees with a plain float64
+reference on real photos, and the shade part separates the shades that the
+coarse part mixes up."""
 
 from __future__ import annotations
 
@@ -7,12 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.colour import MAX_COLOUR_PIXELS, pixel_colour_features
+from classifier.colour import (
+    _COARSE_DIM,
+    _SHADE_BINS,
+    COLOUR_FEATURE_DIM,
+    MAX_COLOUR_PIXELS,
+    pixel_colour_features,
+)
 from classifier.images import load_image
 
 
 def _reference_features(pixels: np.ndarray, *, grid: bool = True) -> np.ndarray:
-    """Compute the features step by step in float64, as the docstring describes them."""
+    """Compute the coarse features step by step in float64, as the docstring describes them."""
     whole = pixels.astype(np.float64)
     border = np.concatenate([whole[0], whole[-1], whole[:, 0], whole[:, -1]])
     background = np.median(border, axis=0)
@@ -61,7 +69,7 @@ def test_features_match_the_reference_on_real_photos(shared_data: Path, catalog:
     for photo in photos:
         pixels = np.asarray(load_image(photo))
         np.testing.assert_allclose(
-            pixel_colour_features(pixels),
+            pixel_colour_features(pixels)[:_COARSE_DIM],
             _reference_features(pixels),
             atol=1e-5,
             err_msg=str(photo),
@@ -74,7 +82,7 @@ def test_grid_sample_stays_near_all_pixels(shared_data: Path) -> None:
         pixels = np.asarray(load_image(photo))
         assert pixels.shape[0] * pixels.shape[1] > MAX_COLOUR_PIXELS
         np.testing.assert_allclose(
-            pixel_colour_features(pixels),
+            pixel_colour_features(pixels)[:_COARSE_DIM],
             _reference_features(pixels, grid=False),
             atol=0.02,
             err_msg=str(photo),
@@ -84,6 +92,47 @@ def test_grid_sample_stays_near_all_pixels(shared_data: Path) -> None:
 def test_white_item_on_white_uses_the_whole_photo() -> None:
     pixels = np.full((60, 40, 3), 250, dtype=np.uint8)
     pixels[10:12, 10:12] = 230
-    features = pixel_colour_features(pixels)
+    features = pixel_colour_features(pixels)[:_COARSE_DIM]
     np.testing.assert_allclose(features, _reference_features(pixels), atol=1e-5)
     assert features[-1] < 0.01
+
+
+def _photo_of(*colours: tuple[tuple[int, int, int], float]) -> np.ndarray:
+    """A 200x120 light photo with stacked patches of the given colours and shares."""
+    pixels = np.full((200, 120, 3), 242, dtype=np.uint8)
+    top = 40
+    for colour, share in colours:
+        rows = round(120 * share)
+        pixels[top : top + rows, 20:100] = colour
+        top += rows
+    return pixels
+
+
+def _shade_histogram(features: np.ndarray) -> np.ndarray:
+    return features[_COARSE_DIM : _COARSE_DIM + _SHADE_BINS]
+
+
+def test_shade_features_tell_dark_green_from_black() -> None:
+    black = pixel_colour_features(_photo_of(((12, 12, 12), 1.0)))
+    green = pixel_colour_features(_photo_of(((20, 55, 30), 1.0)))
+    assert black.shape == green.shape == (COLOUR_FEATURE_DIM,)
+    # Both fall into the darkest cell of the coarse RGB histogram...
+    assert black[:64].argmax() == green[:64].argmax() == 0
+    # ...but into different shade bins: a neutral one and a chromatic one.
+    for features in (black, green):
+        assert _shade_histogram(features).sum() == pytest.approx(1.0)
+    assert _shade_histogram(black).argmax() == 0
+    assert _shade_histogram(green).argmax() >= 6
+    assert _shade_histogram(black) @ _shade_histogram(green) == 0
+
+
+def test_main_colours_come_largest_first() -> None:
+    features = pixel_colour_features(_photo_of(((200, 30, 40), 0.7), ((30, 40, 190), 0.3)))
+    main = features[-3 - 12 : -3].reshape(3, 4)
+    red, blue = main[0], main[1]
+    assert red[3] == pytest.approx(0.7, abs=0.02)
+    assert blue[3] == pytest.approx(0.3, abs=0.02)
+    # CIELAB: red has a large positive a, blue a large negative b.
+    assert red[1] > 0.4
+    assert blue[2] < -0.4
+    assert main[2, 3] == pytest.approx(0.0, abs=0.02)

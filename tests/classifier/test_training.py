@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from classifier.artifact import load_artifact
+from classifier.colour import COLOUR_FEATURES_VERSION
 from classifier.errors import ModelLoadError
 from classifier.images import load_image
 from classifier.predict import HeadAttireClassifier
@@ -56,6 +60,14 @@ def test_metadata_stores_labels_and_display_names(trained: TrainingResult) -> No
     assert metadata["split"]["by"] == "product_code"
 
 
+def test_metadata_records_colour_fit(trained: TrainingResult) -> None:
+    metadata = json.loads((trained.directory / "metadata.json").read_text(encoding="utf-8"))
+    colour_head = metadata["validation_metrics"]["colour_head"]
+    assert colour_head["penalty"] in (0.0015, 0.005, 0.015)
+    assert set(colour_head["cross_validation_accuracy"]) == {"0.0015", "0.005", "0.015"}
+    assert metadata["heads"]["colour_features_version"] == COLOUR_FEATURES_VERSION
+
+
 def test_artifact_round_trip(trained: TrainingResult, models_root: Path) -> None:
     artifact = load_artifact(models_root)
     assert artifact.model_version == trained.artifact.model_version
@@ -63,18 +75,38 @@ def test_artifact_round_trip(trained: TrainingResult, models_root: Path) -> None
         assert np.array_equal(tensor.numpy(), artifact.heads.state_dict()[name].numpy()), name
 
 
-def test_load_rejects_changed_label_lists(trained: TrainingResult, tmp_path: Path) -> None:
-    import shutil
-
+def _copy_with_metadata(
+    trained: TrainingResult, tmp_path: Path, change: Callable[[dict[str, Any]], None]
+) -> Path:
+    """Copy the trained version under tmp_path, apply `change` to its metadata, return the root."""
     root = tmp_path / "classifier"
     shutil.copytree(trained.directory, root / trained.directory.name)
     (root / "CURRENT").write_text(trained.directory.name + "\n", encoding="utf-8")
     metadata_path = root / trained.directory.name / "metadata.json"
     metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
-    metadata["label_sets_fingerprint"]["colour"] = ["black", "white"]
+    change(metadata)
     metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
+    return root
+
+
+def test_load_rejects_changed_label_lists(trained: TrainingResult, tmp_path: Path) -> None:
+    def change(metadata: dict[str, Any]) -> None:
+        metadata["label_sets_fingerprint"]["colour"] = ["black", "white"]
+
+    root = _copy_with_metadata(trained, tmp_path, change)
 
     with pytest.raises(ModelLoadError, match="colour") as error:
+        load_artifact(root)
+    assert "milliner train classifier" in str(error.value)
+
+
+def test_load_rejects_other_colour_features(trained: TrainingResult, tmp_path: Path) -> None:
+    def change(metadata: dict[str, Any]) -> None:
+        metadata["heads"]["colour_features_version"] = COLOUR_FEATURES_VERSION - 1
+
+    root = _copy_with_metadata(trained, tmp_path, change)
+
+    with pytest.raises(ModelLoadError, match="colour features of version") as error:
         load_artifact(root)
     assert "milliner train classifier" in str(error.value)
 
@@ -162,3 +194,17 @@ def test_classify_command_without_classifier_exits_4(tmp_path: Path, shared_data
 
     product = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0]
     assert main(["--home", str(tmp_path), "classify", str(product)]) == 4
+
+
+def test_saliency_rejects_colour(loaded: HeadAttireClassifier, shared_data: Path) -> None:
+    from classifier.saliency import grad_cam
+
+    image = load_image(sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0])
+    heads, preprocessing = loaded.artifact.heads, loaded.preprocessing
+    heat, label = grad_cam(loaded.network, heads, preprocessing, image, task="type")
+    assert heat.shape == (preprocessing.size, preprocessing.size)
+    assert heat.min() >= 0.0
+    assert heat.max() <= 1.0
+    assert 0 <= label < len(LABEL_SETS["type"])
+    with pytest.raises(ValueError, match="colour head reads pixel colour features"):
+        grad_cam(loaded.network, heads, preprocessing, image, task="colour")

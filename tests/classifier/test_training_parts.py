@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from classifier.augment import AugmentationConfig, augment
-from classifier.colour import COLOUR_FEATURE_DIM, pixel_colour_features
+from classifier.colour import _COARSE_DIM, COLOUR_FEATURE_DIM, pixel_colour_features
 from classifier.metrics import accuracy, bootstrap_interval, macro_f1, per_class_precision_recall
-from classifier.samples import LabelledImage, split_by_product
+from classifier.samples import LabelledImage, load_catalog_samples, split_by_product
 
 
 def _sample(article_id: str, product_code: str) -> LabelledImage:
@@ -55,6 +55,16 @@ def test_split_rejects_invalid_fraction() -> None:
         split_by_product([_sample("1", "1")], validation_fraction=1.0)
 
 
+def test_draw_ignores_path_spelling(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = shared_data / "hm-week"
+    monkeypatch.chdir(catalog.parent)
+    relative = load_catalog_samples([Path("hm-week")], other_per_catalog=30, seed=4)
+    absolute = load_catalog_samples([catalog.resolve()], other_per_catalog=30, seed=4)
+    assert [s.article_id for s in relative] == [s.article_id for s in absolute]
+    reseeded = load_catalog_samples([catalog], other_per_catalog=30, seed=5)
+    assert [s.article_id for s in reseeded] != [s.article_id for s in absolute]
+
+
 def test_augment_keeps_colours() -> None:
     pixels = np.full((90, 60, 3), 250, dtype=np.uint8)
     pixels[20:70, 15:45] = (200, 30, 40)
@@ -78,7 +88,8 @@ def test_pixel_colour_features_find_the_product_colour() -> None:
     # Blue (20, 40, 200) falls into bin r=0, g=0, b=3 of the 4x4x4 histogram.
     assert histogram.argmax() == 3
     assert histogram[3] == pytest.approx(1.0)
-    assert features[-1] == pytest.approx(0.25, abs=0.01)
+    # The coarse part ends with the share of the photo the product covers.
+    assert features[_COARSE_DIM - 1] == pytest.approx(0.25, abs=0.01)
 
 
 def test_pixel_colour_features_reject_greyscale() -> None:
