@@ -78,11 +78,20 @@ def load_catalog_samples(
 ) -> list[LabelledImage]:
     """Read labelled photos from catalog directories.
 
-    Every head-attire article with a photo is kept, and `other_per_catalog`
-    articles of other product types (type ``none``) are drawn at random from each
-    catalog, because the catalogs hold far more clothes than head attire. The
-    draw depends on `seed` and the directory's name, not on where it lies. An
-    article that appears in several catalogs is taken from the first one.
+    Every head-attire article with a photo is kept. Articles of other product
+    types (type ``none``) are drawn at random from each catalog, because the
+    catalogs hold far more clothes than head attire, in two draws of up to
+    `other_per_catalog` each:
+
+    - look-alikes: other articles of the product groups (`product_group_name`)
+      that the catalog's head attire belongs to, such as the bags, jewellery
+      and hair clips beside the hats in H&M's Accessories;
+    - the rest of the catalog.
+
+    The look-alikes teach the type head what is not head attire among the
+    articles that resemble it most. The draws depend on `seed` and the
+    directory's name, not on where it lies. An article that appears in
+    several catalogs is taken from the first one.
 
     Raises:
         FileNotFoundError: a directory has no `articles.csv`.
@@ -102,9 +111,16 @@ def load_catalog_samples(
         if "article_id" not in table.columns:
             raise ValueError(f"{articles_csv} has no article_id column")
         head: list[LabelledImage] = []
-        other: list[LabelledImage] = []
+        other: list[tuple[LabelledImage, str]] = []
+        head_groups: set[str] = set()
         for row in table.to_dict("records"):
             article_id = row["article_id"].strip()
+            group = str(row.get("product_group_name") or "").strip()
+            is_head_attire = type_from_product_type(row.get("product_type_name")) != TYPE.fallback
+            if is_head_attire and group:
+                # Counted before the checks below, so that head attire already
+                # taken from an earlier catalog still names its group here.
+                head_groups.add(group)
             if not article_id or article_id in seen:
                 continue
             path = _photo(Path(directory) / "images", article_id)
@@ -121,21 +137,31 @@ def load_catalog_samples(
                 pattern=pattern_from_hm(row.get("graphical_appearance_name")),
                 material=_trusted_material(row.get("detail_desc")),
             )
-            (other if sample.type == TYPE.fallback else head).append(sample)
+            if is_head_attire:
+                head.append(sample)
+            else:
+                other.append((sample, group))
+        look_alikes = [sample for sample, group in other if group in head_groups]
+        rest = [sample for sample, group in other if group not in head_groups]
         # Seeded by the directory's name, not by the path given, so that
         # "../shared/data/hm-week" and its absolute path draw the same photos.
-        drawn = random.Random(f"{seed}:{Path(directory).name}").sample(
-            other, min(other_per_catalog, len(other))
-        )
+        draw = random.Random(f"{seed}:{Path(directory).name}")
+        drawn_look_alikes = draw.sample(look_alikes, min(other_per_catalog, len(look_alikes)))
+        drawn_rest = draw.sample(rest, min(other_per_catalog, len(rest)))
         logger.info(
-            "%s: %d head-attire articles and %d of %d others",
+            "%s: %d head-attire articles, %d of %d others in their product groups (%s) "
+            "and %d of %d others elsewhere",
             directory,
             len(head),
-            len(drawn),
-            len(other),
+            len(drawn_look_alikes),
+            len(look_alikes),
+            ", ".join(sorted(head_groups)) or "none",
+            len(drawn_rest),
+            len(rest),
         )
         samples.extend(head)
-        samples.extend(drawn)
+        samples.extend(drawn_look_alikes)
+        samples.extend(drawn_rest)
     return samples
 
 

@@ -55,7 +55,8 @@ class ClassifierTrainingConfig:
         deterministic: make torch use deterministic kernels (slower on GPU).
         validation_fraction: share of product codes held out for validation.
         other_per_catalog: photos of other product types (type "none") drawn
-            from each catalog.
+            from each catalog, twice: from the product groups of its head
+            attire and from the rest (`classifier.samples.load_catalog_samples`).
         augmented_views: augmented copies of each training photo.
         epochs: passes over the training views.
         batch_size: views per optimiser step.

@@ -309,7 +309,8 @@ def _add_classifier_options(parser: argparse.ArgumentParser) -> None:
         "--other-photos",
         type=int,
         default=1200,
-        help="photos of other product types (type none) drawn from each catalog (default: 1200)",
+        help="photos of other product types (type none) drawn from each catalog, twice: "
+        "from the product groups of its head attire and from the rest (default: 1200)",
     )
     group.add_argument(
         "--deterministic", action="store_true", help="use deterministic torch kernels"

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -63,6 +64,20 @@ def test_draw_ignores_path_spelling(shared_data: Path, monkeypatch: pytest.Monke
     assert [s.article_id for s in relative] == [s.article_id for s in absolute]
     reseeded = load_catalog_samples([catalog], other_per_catalog=30, seed=5)
     assert [s.article_id for s in reseeded] != [s.article_id for s in absolute]
+
+
+def test_draw_includes_look_alike_others(shared_data: Path) -> None:
+    catalog = shared_data / "hm-week"
+    table = pd.read_csv(catalog / "articles.csv", dtype=str, keep_default_na=False)
+    group_of = dict(zip(table["article_id"], table["product_group_name"], strict=True))
+    samples = load_catalog_samples([catalog], other_per_catalog=30, seed=0)
+    head_groups = {group_of[s.article_id] for s in samples if s.type != "none"}
+    assert head_groups == {"Accessories"}
+    others = [group_of[s.article_id] for s in samples if s.type == "none"]
+    # Up to 30 from the head-attire groups and 30 from the rest of the catalog.
+    assert len(others) == 60
+    assert sum(group in head_groups for group in others) == 30
+    assert len(set(others) - head_groups) > 1
 
 
 def test_augment_keeps_colours() -> None:
