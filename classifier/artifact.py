@@ -128,9 +128,11 @@ def load_artifact(root: Path, *, version: str | None = None) -> ClassifierArtifa
 
     Raises:
         ModelLoadError: nothing was published, the files are unreadable, the
-            format is unknown, or the stored label lists differ from
+            format is unknown, metadata.json lacks a field or has one of the
+            wrong type, the stored label lists differ from
             `label_sets_fingerprint()` (the class indices would mean other
-            labels). Every message names `milliner train classifier`.
+            labels), or the colour features are of another version. Every
+            message names `milliner train classifier`.
     """
     if version is None:
         directory = current_version_dir(root, produced_by=TRAIN_COMMAND)
@@ -146,6 +148,32 @@ def load_artifact(root: Path, *, version: str | None = None) -> ClassifierArtifa
             f"cannot read the classifier in {directory} ({error}): run `{TRAIN_COMMAND}` again"
         ) from error
 
+    if not isinstance(metadata, dict) or not isinstance(state, dict):
+        raise ModelLoadError(
+            f"classifier files in {directory} are not a metadata object and a state "
+            f"dictionary: run `{TRAIN_COMMAND}` again"
+        )
+    try:
+        artifact = _artifact_from(directory, metadata, state)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        # A hand-edited or truncated metadata.json: a field is missing or has the wrong type.
+        raise ModelLoadError(
+            f"classifier metadata in {directory / _METADATA} is invalid ({error!r}): "
+            f"run `{TRAIN_COMMAND}` again"
+        ) from error
+    logger.debug("loaded classifier %s from %s", artifact.model_version, directory)
+    return artifact
+
+
+def _artifact_from(
+    directory: Path, metadata: dict[str, Any], state: dict[str, Any]
+) -> ClassifierArtifact:
+    """Check the metadata against this code and build the artifact.
+
+    Raises:
+        ModelLoadError: the format, label lists or colour features differ.
+        KeyError, TypeError, AttributeError, ValueError: a field is missing or malformed.
+    """
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ModelLoadError(
             f"classifier in {directory} has format {metadata.get('format_version')!r}, "
@@ -201,5 +229,4 @@ def load_artifact(root: Path, *, version: str | None = None) -> ClassifierArtifa
         metadata={key: value for key, value in metadata.items() if key not in reserved},
         hat_presence=state.get("hat_presence"),
     )
-    logger.debug("loaded classifier %s from %s", artifact.model_version, directory)
     return artifact

@@ -46,8 +46,9 @@ def held_out_samples(
     """Return the validation photos of the artifact, read from its catalogs (or `catalog_dirs`).
 
     Raises:
-        ValueError: the artifact stores no validation split, or none of its
-            held-out articles is found in the catalogs.
+        ValueError: the artifact stores no validation split, a catalog
+            directory has no articles.csv, or none of its held-out articles is
+            found in the catalogs.
     """
     split = classifier.artifact.metadata.get("split") or {}
     wanted = set(split.get("validation_article_ids") or [])
@@ -59,12 +60,25 @@ def held_out_samples(
     directories = [
         Path(d) for d in (catalog_dirs or classifier.artifact.metadata.get("catalogs", []))
     ]
+    if not directories:
+        raise ValueError(
+            f"classifier {classifier.model_version} records no catalogs: pass the catalogs "
+            "it was trained on with `milliner evaluate classifier --data DIR`"
+        )
+    for directory in directories:
+        if not (directory / "articles.csv").is_file():
+            raise ValueError(
+                f"catalog {directory} of classifier {classifier.model_version} has no "
+                "articles.csv: pass the catalogs it was trained on with "
+                "`milliner evaluate classifier --data DIR`"
+            )
     samples = load_catalog_samples(directories, other_per_catalog=10**9)
     held_out = [sample for sample in samples if sample.article_id in wanted]
     if not held_out:
         raise ValueError(
             f"none of the {len(wanted)} held-out articles was found in "
-            f"{', '.join(map(str, directories))}: pass the catalogs the classifier was trained on"
+            f"{', '.join(map(str, directories))}: pass the catalogs the classifier was "
+            "trained on with `milliner evaluate classifier --data DIR`"
         )
     return held_out
 
@@ -156,12 +170,16 @@ def evaluate_classifier(
     }
     guesses = {task: np.asarray(values, dtype=np.int64) for task, values in predicted.items()}
     groups = [s.product_code for s in kept]
+    # The training seed, so that the intervals equal those that training printed.
+    bootstrap_seed = int((classifier.artifact.metadata.get("config") or {}).get("seed", 0))
     tasks: dict[str, Any] = {}
     figures = {}
     for task, label_set in LABEL_SETS.items():
         mask = _task_mask(task, truth)
         chosen_groups = [g for g, keep in zip(groups, mask, strict=True) if keep]
-        values = task_metrics(truth[task][mask], guesses[task][mask], task, chosen_groups)
+        values = task_metrics(
+            truth[task][mask], guesses[task][mask], task, chosen_groups, seed=bootstrap_seed
+        )
         values["scope"] = "all held-out photos" if task == "type" else "head attire"
         if task == "material":
             values["scope"] = "head attire with a trusted material label"

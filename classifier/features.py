@@ -103,8 +103,9 @@ def _cache_key(
     }
     digest.update(json.dumps(header, sort_keys=True).encode())
     for sample in samples:
+        # The resolved path, so that a relative and an absolute catalog path share the cache.
         stat = sample.path.stat()
-        digest.update(f"{sample.path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{sample.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:20]
 
 

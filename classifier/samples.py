@@ -144,8 +144,8 @@ def load_catalog_samples(
         look_alikes = [sample for sample, group in other if group in head_groups]
         rest = [sample for sample, group in other if group not in head_groups]
         # Seeded by the directory's name, not by the path given, so that
-        # "../shared/data/hm-week" and its absolute path draw the same photos.
-        draw = random.Random(f"{seed}:{Path(directory).name}")
+        # "../shared/data/hm-week", its absolute path and "." draw the same photos.
+        draw = random.Random(f"{seed}:{Path(directory).resolve().name}")
         drawn_look_alikes = draw.sample(look_alikes, min(other_per_catalog, len(look_alikes)))
         drawn_rest = draw.sample(rest, min(other_per_catalog, len(rest)))
         logger.info(

@@ -220,7 +220,7 @@ def fit_heads(
             progress=progress,
         )
         fitted = fit_colour_head(
-            ((colour[photos] - heads.colour_mean) / heads.colour_std).numpy(),
+            heads.standardise_colour(colour[photos]).numpy(),
             labels["colour"][photos],
             [code for code, photo in zip(product_codes, photos, strict=True) if photo],
             classes=len(LABEL_SETS["colour"]),
@@ -455,7 +455,8 @@ def train_classifier(
         version="",
         metadata={
             "config": asdict(config),
-            "catalogs": [str(path) for path in catalog_dirs],
+            # Resolved, so that `milliner evaluate classifier` finds them from any directory.
+            "catalogs": [str(Path(path).resolve()) for path in catalog_dirs],
             "split": {
                 "by": "product_code",
                 "validation_fraction": config.validation_fraction,

@@ -31,7 +31,7 @@ def run_classifier_command(args: argparse.Namespace, settings: Settings, *, prog
     if args.command == "train":
         return _train(args, settings, progress=progress)
     if args.command == "evaluate":
-        return _evaluate(settings, progress=progress)
+        return _evaluate(settings, args.data, progress=progress)
     return _classify(settings, args.images, args.kind)
 
 
@@ -52,6 +52,8 @@ def _train(args: argparse.Namespace, settings: Settings, *, progress: bool) -> i
             args.other_photos,
         )
         return _EXIT_USAGE
+    if _report_missing_catalogs(args.data):
+        return _EXIT_INVALID_INPUT
     config = ClassifierTrainingConfig(
         seed=args.seed,
         deterministic=args.deterministic,
@@ -82,10 +84,24 @@ def _train(args: argparse.Namespace, settings: Settings, *, progress: bool) -> i
     return _EXIT_OK
 
 
-def _evaluate(settings: Settings, *, progress: bool) -> int:
+def _report_missing_catalogs(directories: list[Path]) -> bool:
+    """Log each directory without an articles.csv; return whether there was one."""
+    missing = [d for d in directories if not (d / "articles.csv").is_file()]
+    for directory in missing:
+        logger.error(
+            "%s has no articles.csv: pass a catalog directory in the H&M layout "
+            "(articles.csv, images/)",
+            directory,
+        )
+    return bool(missing)
+
+
+def _evaluate(settings: Settings, catalogs: list[Path] | None, *, progress: bool) -> int:
     from recsys.jobs import run_classifier_evaluation
 
-    metrics, html_path, json_path = run_classifier_evaluation(settings, progress=progress)
+    if catalogs and _report_missing_catalogs(catalogs):
+        return _EXIT_INVALID_INPUT
+    metrics, html_path, json_path = run_classifier_evaluation(settings, catalogs, progress=progress)
     for task, values in metrics["tasks"].items():
         accuracy = values["accuracy"]
         f1 = values["macro_f1"]

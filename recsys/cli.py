@@ -35,6 +35,8 @@ logger = logging.getLogger("milliner")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+# The exit code of argparse's own usage errors: a missing or invalid option.
+EXIT_USAGE = 2
 EXIT_INVALID_INPUT = 3
 EXIT_MISSING_ARTIFACT = 4
 EXIT_LOCKED = 5
@@ -239,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--k", type=_positive_int, default=12, help="cut-off of the ranked lists (default: 12)"
     )
+    evaluate.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help="evaluate classifier only: a catalog directory the classifier was trained on, "
+        "where its held-out photos are read; repeat for several (default: the catalogs "
+        "recorded at training)",
+    )
     _add_training_options(evaluate)
 
     classify = commands.add_parser(
@@ -385,6 +395,12 @@ def _serve(
 def _run(args: argparse.Namespace) -> int:
     from catalog import db
 
+    if args.command == "evaluate" and args.what == "ranking" and args.data:
+        logger.error(
+            "--data applies to evaluate classifier only: evaluate ranking reads the "
+            "catalog imported into the home"
+        )
+        return EXIT_USAGE
     settings = Settings.from_env(home=args.home)
     progress = not args.no_progress
 

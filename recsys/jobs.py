@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -302,15 +303,18 @@ def run_classifier_training(
 
 
 def run_classifier_evaluation(
-    settings: Settings, *, progress: bool = False
+    settings: Settings, catalog_dirs: Sequence[Path] | None = None, *, progress: bool = False
 ) -> tuple[dict[str, Any], Path, Path]:
     """Evaluate the published classifier on its held-out products; write the report.
+
+    The held-out photos are read from `catalog_dirs`, or from the catalogs
+    recorded at training when None.
 
     Returns:
         (metrics, report.html path, metrics.json path), under `reports/classifier/<version>/`.
     """
     classifier = load_classifier(settings)
-    samples = held_out_samples(classifier)
+    samples = held_out_samples(classifier, catalog_dirs)
     hat = classifier.artifact.metadata.get("hat_presence")
     return evaluate_classifier(
         classifier,

@@ -196,6 +196,49 @@ def test_classify_command_without_classifier_exits_4(tmp_path: Path, shared_data
     assert main(["--home", str(tmp_path), "classify", str(product)]) == 4
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("heads", None), ("preprocessing", None), ("heads", "text"), ("hidden_dim", "abc")],
+)
+def test_load_rejects_malformed_metadata(
+    trained: TrainingResult, tmp_path: Path, field: str, value: object
+) -> None:
+    def change(metadata: dict[str, Any]) -> None:
+        if field == "hidden_dim":
+            metadata["heads"]["hidden_dim"] = value
+        elif value is None:
+            del metadata[field]
+        else:
+            metadata[field] = value
+
+    root = _copy_with_metadata(trained, tmp_path, change)
+    with pytest.raises(ModelLoadError, match=r"metadata\.json is invalid") as error:
+        load_artifact(root)
+    assert "milliner train classifier" in str(error.value)
+
+
+def test_load_rejects_non_object_metadata(trained: TrainingResult, tmp_path: Path) -> None:
+    root = _copy_with_metadata(trained, tmp_path, lambda metadata: None)
+    (root / trained.directory.name / "metadata.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="not a metadata object"):
+        load_artifact(root)
+
+
+def test_evaluate_classifier_names_missing_catalog(
+    trained: TrainingResult, models_root: Path, tmp_path: Path
+) -> None:
+    from recsys.cli import EXIT_INVALID_INPUT, EXIT_USAGE, main
+
+    home = models_root.parent.parent
+    missing = tmp_path / "moved-catalog"
+    code = main(["--home", str(home), "evaluate", "classifier", "--data", str(missing)])
+    assert code == EXIT_INVALID_INPUT
+    assert main(["--home", str(home), "evaluate", "ranking", "--data", str(missing)]) == EXIT_USAGE
+    assert main(["--home", str(home), "train", "classifier", "--data", str(missing)]) == (
+        EXIT_INVALID_INPUT
+    )
+
+
 def test_saliency_rejects_colour(loaded: HeadAttireClassifier, shared_data: Path) -> None:
     from classifier.saliency import grad_cam
 

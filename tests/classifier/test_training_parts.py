@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from classifier.augment import AugmentationConfig, augment
 from classifier.colour import _COARSE_DIM, COLOUR_FEATURE_DIM, pixel_colour_features
+from classifier.heads import AttireHeads
 from classifier.metrics import accuracy, bootstrap_interval, macro_f1, per_class_precision_recall
 from classifier.samples import LabelledImage, load_catalog_samples, split_by_product
 
@@ -62,6 +64,9 @@ def test_draw_ignores_path_spelling(shared_data: Path, monkeypatch: pytest.Monke
     relative = load_catalog_samples([Path("hm-week")], other_per_catalog=30, seed=4)
     absolute = load_catalog_samples([catalog.resolve()], other_per_catalog=30, seed=4)
     assert [s.article_id for s in relative] == [s.article_id for s in absolute]
+    monkeypatch.chdir(catalog)
+    from_inside = load_catalog_samples([Path(".")], other_per_catalog=30, seed=4)
+    assert [s.article_id for s in from_inside] == [s.article_id for s in absolute]
     reseeded = load_catalog_samples([catalog], other_per_catalog=30, seed=5)
     assert [s.article_id for s in reseeded] != [s.article_id for s in absolute]
 
@@ -149,3 +154,20 @@ def test_bootstrap_interval_ignores_photo_order() -> None:
     )
 
     assert (shuffled.low, shuffled.high) == pytest.approx((first.low, first.high))
+
+
+def test_colour_inputs_floored_and_clipped() -> None:
+    heads = AttireHeads()
+    rng = np.random.default_rng(0)
+    colour = torch.from_numpy(rng.normal(0.5, 0.2, (50, COLOUR_FEATURE_DIM)).astype(np.float32))
+    # A feature that never varies in training: without a floor its spread is 0.
+    colour[:, 0] = 0.25
+    heads.set_input_statistics(torch.zeros(50, 1280), colour)
+    assert float(heads.colour_std[0]) == pytest.approx(0.05)
+    unusual = colour[:1].clone()
+    unusual[0, 0] = 1.0
+    unusual[0, 1] = -1000.0
+    standardised = heads.standardise_colour(unusual)
+    assert float(standardised[0, 0]) == pytest.approx(5.0)
+    assert float(standardised[0, 1]) == pytest.approx(-5.0)
+    assert float(standardised.abs().max()) <= 5.0
