@@ -50,16 +50,30 @@ def held_out_samples(
             directory has no articles.csv, or none of its held-out articles is
             found in the catalogs.
     """
-    split = classifier.artifact.metadata.get("split") or {}
-    wanted = set(split.get("validation_article_ids") or [])
+    split = classifier.artifact.metadata.get("split")
+    wanted = set(split.get("validation_article_ids") or []) if isinstance(split, dict) else set()
     if not wanted:
         raise ValueError(
             f"classifier {classifier.model_version} stores no validation split: "
             "run `milliner train classifier` again"
         )
-    directories = [
-        Path(d) for d in (catalog_dirs or classifier.artifact.metadata.get("catalogs", []))
-    ]
+    recorded = classifier.artifact.metadata.get("catalogs")
+    recorded_names = (
+        [Path(d).name for d in recorded if isinstance(d, str)] if isinstance(recorded, list) else []
+    )
+    if catalog_dirs:
+        # An article in several catalogs is read from the first, so the catalogs
+        # go in the order of training whatever the order given.
+        directories = sorted(
+            (Path(d) for d in catalog_dirs),
+            key=lambda d: (
+                recorded_names.index(d.resolve().name)
+                if d.resolve().name in recorded_names
+                else len(recorded_names)
+            ),
+        )
+    else:
+        directories = [Path(d) for d in recorded or [] if isinstance(d, str)]
     if not directories:
         raise ValueError(
             f"classifier {classifier.model_version} records no catalogs: pass the catalogs "
@@ -74,6 +88,14 @@ def held_out_samples(
             )
     samples = load_catalog_samples(directories, other_per_catalog=10**9)
     held_out = [sample for sample in samples if sample.article_id in wanted]
+    if held_out and len(held_out) < len(wanted):
+        logger.warning(
+            "found %d of the %d held-out articles in %s: the figures cover only those; "
+            "pass every catalog the classifier was trained on",
+            len(held_out),
+            len(wanted),
+            ", ".join(map(str, directories)),
+        )
     if not held_out:
         raise ValueError(
             f"none of the {len(wanted)} held-out articles was found in "
@@ -171,7 +193,9 @@ def evaluate_classifier(
     guesses = {task: np.asarray(values, dtype=np.int64) for task, values in predicted.items()}
     groups = [s.product_code for s in kept]
     # The training seed, so that the intervals equal those that training printed.
-    bootstrap_seed = int((classifier.artifact.metadata.get("config") or {}).get("seed", 0))
+    config = classifier.artifact.metadata.get("config")
+    seed = config.get("seed", 0) if isinstance(config, dict) else 0
+    bootstrap_seed = seed if isinstance(seed, int) else 0
     tasks: dict[str, Any] = {}
     figures = {}
     for task, label_set in LABEL_SETS.items():

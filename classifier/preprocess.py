@@ -39,6 +39,10 @@ class Preprocessing:
     def __post_init__(self) -> None:
         if self.size < 16:
             raise ValueError(f"preprocessing size must be at least 16 pixels, got {self.size}")
+        for name in ("mean", "std", "pad_value"):
+            values = getattr(self, name)
+            if len(values) != 3:
+                raise ValueError(f"preprocessing {name} needs 3 values (RGB), got {values}")
         if any(s <= 0 for s in self.std):
             raise ValueError(f"preprocessing std must be positive, got {self.std}")
 

@@ -113,6 +113,7 @@ def load_catalog_samples(
         head: list[LabelledImage] = []
         other: list[tuple[LabelledImage, str]] = []
         head_groups: set[str] = set()
+        taken_earlier = 0
         for row in table.to_dict("records"):
             article_id = row["article_id"].strip()
             group = str(row.get("product_group_name") or "").strip()
@@ -122,6 +123,8 @@ def load_catalog_samples(
                 # taken from an earlier catalog still names its group here.
                 head_groups.add(group)
             if not article_id or article_id in seen:
+                if article_id and is_head_attire:
+                    taken_earlier += 1
                 continue
             path = _photo(Path(directory) / "images", article_id)
             if path is None:
@@ -149,10 +152,11 @@ def load_catalog_samples(
         drawn_look_alikes = draw.sample(look_alikes, min(other_per_catalog, len(look_alikes)))
         drawn_rest = draw.sample(rest, min(other_per_catalog, len(rest)))
         logger.info(
-            "%s: %d head-attire articles, %d of %d others in their product groups (%s) "
-            "and %d of %d others elsewhere",
+            "%s: %d head-attire articles (and %d already taken from an earlier catalog), "
+            "%d of %d others in their product groups (%s) and %d of %d others elsewhere",
             directory,
             len(head),
+            taken_earlier,
             len(drawn_look_alikes),
             len(look_alikes),
             ", ".join(sorted(head_groups)) or "none",

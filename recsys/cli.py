@@ -83,7 +83,10 @@ def _port(text: str) -> int:
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ranker training")
     group.add_argument(
-        "--epochs", type=_positive_int, default=30, help="LightFM epochs (default: 30)"
+        "--epochs",
+        type=_positive_int,
+        default=30,
+        help="LightFM epochs; train classifier ignores it (default: 30)",
     )
     group.add_argument(
         "--components",
@@ -91,9 +94,17 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         default=48,
         help="size of the learned user and item representations (default: 48)",
     )
-    group.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     group.add_argument(
-        "--threads", type=_positive_int, default=2, help="LightFM training threads (default: 2)"
+        "--seed",
+        type=int,
+        default=7,
+        help="random seed; train classifier uses it too, for its split and draws (default: 7)",
+    )
+    group.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=2,
+        help="LightFM training threads, or torch threads for train classifier (default: 2)",
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from classifier.artifact import load_artifact
@@ -251,3 +252,25 @@ def test_saliency_rejects_colour(loaded: HeadAttireClassifier, shared_data: Path
     assert 0 <= label < len(LABEL_SETS["type"])
     with pytest.raises(ValueError, match="colour head reads pixel colour features"):
         grad_cam(loaded.network, heads, preprocessing, image, task="colour")
+
+
+def test_held_out_photos_read_in_training_order(
+    loaded: HeadAttireClassifier, shared_data: Path
+) -> None:
+    from classifier.evaluation import held_out_samples
+
+    recorded = held_out_samples(loaded)
+    # hm-2y repeats hm-week's head attire at a lower resolution: given first, it
+    # must still not replace the photos the classifier was measured on.
+    swapped = held_out_samples(loaded, [shared_data / "hm-2y", shared_data / "hm-week"])
+    assert [s.article_id for s in swapped] == [s.article_id for s in recorded]
+    assert {s.source for s in swapped} == {"hm-week"}
+    hm_2y = set(pd.read_csv(shared_data / "hm-2y" / "articles.csv", dtype=str)["article_id"])
+    assert hm_2y & {s.article_id for s in recorded}
+
+
+def test_preprocessing_rejects_wrong_channel_count() -> None:
+    from classifier.preprocess import Preprocessing
+
+    with pytest.raises(ValueError, match="mean needs 3 values"):
+        Preprocessing(mean=(0.5,))  # type: ignore[arg-type]
