@@ -9,8 +9,9 @@ summarised in two parts:
   photo they cover;
 - shade features in CIELCh (lightness, chroma, hue): a histogram that keeps
   near-neutral pixels apart by lightness and splits the others by hue,
-  lightness and chroma, the spread of lightness and chroma, the three main
-  colours found by k-means with their shares, and the background colour.
+  lightness and chroma, the spread of L, a and b, lightness percentiles, the
+  median chroma, the share of near-neutral pixels, the three main colours
+  found by k-means with their shares, and the background colour.
 
 The second part lets a linear colour classifier tell dark green from black or
 mole from beige, which the coarse RGB cells cannot. Nothing here changes hue

@@ -22,7 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["COLOUR_PENALTIES", "ColourHeadFit", "fit_colour_head", "product_folds"]
+__all__ = [
+    "COLOUR_PENALTIES",
+    "ColourHeadFit",
+    "check_penalties",
+    "fit_colour_head",
+    "product_folds",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,12 @@ class ColourHeadFit:
     bias: torch.Tensor
     penalty: float
     cross_validation: dict[float, float]
+
+
+def check_penalties(penalties: Sequence[float]) -> None:
+    """Raise ValueError unless `penalties` contains one or more values >= 0."""
+    if not penalties or any(p < 0 for p in penalties):
+        raise ValueError(f"colour penalties must be one or more values >= 0, got {penalties}")
 
 
 def product_folds(product_codes: Sequence[str], folds: int, seed: int) -> np.ndarray:
@@ -110,8 +122,7 @@ def fit_colour_head(
         ValueError: no penalty given, a penalty is negative, or the arrays differ
             in length.
     """
-    if not penalties or any(p < 0 for p in penalties):
-        raise ValueError(f"penalties must be a non-empty list of values >= 0, got {penalties}")
+    check_penalties(penalties)
     if not len(inputs) == len(labels) == len(product_codes):
         raise ValueError(
             f"inputs, labels and product codes differ in length: "

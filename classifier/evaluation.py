@@ -58,22 +58,19 @@ def held_out_samples(
             "run `milliner train classifier` again"
         )
     recorded = classifier.artifact.metadata.get("catalogs")
-    recorded_names = (
-        [Path(d).name for d in recorded if isinstance(d, str)] if isinstance(recorded, list) else []
-    )
+    if not isinstance(recorded, list):
+        recorded = []
+    recorded_dirs = [Path(d) for d in recorded if isinstance(d, str)]
     if catalog_dirs:
         # An article in several catalogs is read from the first, so the catalogs
         # go in the order of training whatever the order given.
+        order = {d.name: position for position, d in enumerate(recorded_dirs)}
         directories = sorted(
             (Path(d) for d in catalog_dirs),
-            key=lambda d: (
-                recorded_names.index(d.resolve().name)
-                if d.resolve().name in recorded_names
-                else len(recorded_names)
-            ),
+            key=lambda d: order.get(d.resolve().name, len(order)),
         )
     else:
-        directories = [Path(d) for d in recorded or [] if isinstance(d, str)]
+        directories = recorded_dirs
     if not directories:
         raise ValueError(
             f"classifier {classifier.model_version} records no catalogs: pass the catalogs "

@@ -117,7 +117,8 @@ def load_catalog_samples(
         for row in table.to_dict("records"):
             article_id = row["article_id"].strip()
             group = str(row.get("product_group_name") or "").strip()
-            is_head_attire = type_from_product_type(row.get("product_type_name")) != TYPE.fallback
+            article_type = type_from_product_type(row.get("product_type_name"))
+            is_head_attire = article_type != TYPE.fallback
             if is_head_attire and group:
                 # Counted before the checks below, so that head attire already
                 # taken from an earlier catalog still names its group here.
@@ -135,7 +136,7 @@ def load_catalog_samples(
                 product_code=row.get("product_code") or article_id,
                 path=path,
                 source=Path(directory).name,
-                type=type_from_product_type(row.get("product_type_name")),
+                type=article_type,
                 colour=colour_from_hm(row.get("perceived_colour_master_name")),
                 pattern=pattern_from_hm(row.get("graphical_appearance_name")),
                 material=_trusted_material(row.get("detail_desc")),

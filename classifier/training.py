@@ -31,7 +31,12 @@ from tqdm import tqdm
 
 from classifier.artifact import ClassifierArtifact, save_artifact
 from classifier.backbone import BACKBONE_NAME, load_backbone
-from classifier.colour_head import COLOUR_PENALTIES, ColourHeadFit, fit_colour_head
+from classifier.colour_head import (
+    COLOUR_PENALTIES,
+    ColourHeadFit,
+    check_penalties,
+    fit_colour_head,
+)
 from classifier.features import CachedFeatures, cached_features
 from classifier.hat_presence import fit_hat_presence
 from classifier.heads import TASKS, AttireHeads
@@ -93,10 +98,7 @@ class ClassifierTrainingConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        if not self.colour_penalties or any(p < 0 for p in self.colour_penalties):
-            raise ValueError(
-                f"colour_penalties must be one or more values >= 0, got {self.colour_penalties}"
-            )
+        check_penalties(self.colour_penalties)
         for name in ("epochs", "batch_size", "hidden_dim", "embedding_dim", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

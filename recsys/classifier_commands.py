@@ -85,13 +85,15 @@ def _train(args: argparse.Namespace, settings: Settings, *, progress: bool) -> i
 
 
 def _report_missing_catalogs(directories: list[Path]) -> bool:
-    """Log each directory without an articles.csv; return whether there was one."""
+    """Log each directory that is not found or has no articles.csv; return whether there was one."""
     missing = [d for d in directories if not (d / "articles.csv").is_file()]
     for directory in missing:
+        problem = "has no articles.csv" if directory.is_dir() else "not found"
         logger.error(
-            "%s has no articles.csv: pass a catalog directory in the H&M layout "
+            "catalog directory %s %s: pass a catalog directory in the H&M layout "
             "(articles.csv, images/)",
             directory,
+            problem,
         )
     return bool(missing)
 
@@ -99,8 +101,6 @@ def _report_missing_catalogs(directories: list[Path]) -> bool:
 def _evaluate(settings: Settings, catalogs: list[Path] | None, *, progress: bool) -> int:
     from recsys.jobs import run_classifier_evaluation
 
-    if catalogs and _report_missing_catalogs(catalogs):
-        return _EXIT_INVALID_INPUT
     metrics, html_path, json_path = run_classifier_evaluation(settings, catalogs, progress=progress)
     for task, values in metrics["tasks"].items():
         accuracy = values["accuracy"]
