@@ -38,6 +38,7 @@ __all__ = [
     "detect_head",
     "head_box_from_face",
     "looks_like_person",
+    "skin_mask",
 ]
 
 logger = logging.getLogger(__name__)
@@ -235,12 +236,22 @@ def _working_copy(image: Image.Image, working_side: int) -> _WorkingCopy:
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     chroma = np.abs(ycrcb[..., 1:].astype(np.int16) - 128).mean()
-    skin = None
-    if chroma >= _MIN_CHROMA:
-        low = np.array([0, _SKIN_CR[0], _SKIN_CB[0]], dtype=np.uint8)
-        high = np.array([255, _SKIN_CR[1], _SKIN_CB[1]], dtype=np.uint8)
-        skin = cv2.inRange(ycrcb, low, high) > 0
+    skin = _skin_of(ycrcb) if chroma >= _MIN_CHROMA else None
     return _WorkingCopy(grey=grey, skin=skin, scale=scale)
+
+
+def _skin_of(ycrcb: np.ndarray) -> np.ndarray:
+    low = np.array([0, _SKIN_CR[0], _SKIN_CB[0]], dtype=np.uint8)
+    high = np.array([255, _SKIN_CR[1], _SKIN_CB[1]], dtype=np.uint8)
+    return cv2.inRange(ycrcb, low, high) > 0
+
+
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Return which pixels of an RGB uint8 array (H, W, 3) are skin-coloured, bool (H, W).
+
+    Skin is Cr 133..173 and Cb 77..127 in 8-bit YCrCb, whatever the brightness.
+    """
+    return _skin_of(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb))
 
 
 def _find_faces(grey: np.ndarray, cascade_name: str) -> list[_Face]:

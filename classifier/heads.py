@@ -89,6 +89,12 @@ class AttireHeads(nn.Module):
         standardised = (colour - self.colour_mean) / self.colour_std
         return standardised.clamp(-_COLOUR_CLIP, _COLOUR_CLIP)
 
+    def colour_logits(self, colour: torch.Tensor) -> torch.Tensor:
+        """Return the colour head's logits (N, colours) for pixel colour features (N, D)."""
+        head = self.classifiers["colour_head"]
+        logits: torch.Tensor = head(self.standardise_colour(colour))
+        return logits
+
     def forward(
         self, features: torch.Tensor, colour: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -96,9 +102,8 @@ class AttireHeads(nn.Module):
         embedding = nn.functional.normalize(self.projection(hidden), dim=1)
         logits: dict[str, torch.Tensor] = {}
         for task in TASKS:
-            classifier = self.classifiers[f"{task}_head"]
             if task == "colour":
-                logits[task] = classifier(self.standardise_colour(colour))
+                logits[task] = self.colour_logits(colour)
             else:
-                logits[task] = classifier(hidden)
+                logits[task] = self.classifiers[f"{task}_head"](hidden)
         return logits, embedding

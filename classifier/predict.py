@@ -30,6 +30,7 @@ from classifier.images import load_image
 from classifier.preprocess import Preprocessing
 from classifier.runtime import feature_extractor, resolve_runtime
 from classifier.taxonomy import LABEL_SETS, TYPE
+from classifier.worn import worn_pixels
 
 __all__ = [
     "ClassifiedBatch",
@@ -276,10 +277,17 @@ class HeadAttireClassifier:
 
         if detection is not None:
             head_box = detection.box
+            crop = rgb.crop(head_box)
+            # The colour is read from what is worn on top of the head, cut out of
+            # the street around it (classifier.worn).
+            colour_pixels = worn_pixels(rgb, head_box, detection.face_box)
         else:
             logger.debug("no face in a person photo: classifying the top-centre region")
             head_box = fallback_head_box(rgb)
-        attire, embedding, features, type_probabilities = self._infer([rgb.crop(head_box)])
+            crop = rgb.crop(head_box)
+            colour_pixels = np.asarray(crop)
+        prepared = (self.preprocessing.to_array(crop), pixel_colour_features(colour_pixels))
+        attire, embedding, features, type_probabilities = self._infer_prepared([prepared])
         labels = attire[0]
         hat_probability = None
         if self.artifact.hat_presence is not None:

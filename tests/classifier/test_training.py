@@ -11,14 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from classifier.artifact import load_artifact
-from classifier.colour import COLOUR_FEATURES_VERSION
+from classifier.colour import COLOUR_FEATURES_VERSION, pixel_colour_features
 from classifier.errors import ModelLoadError
+from classifier.head import detect_head
 from classifier.images import load_image
 from classifier.predict import HeadAttireClassifier
-from classifier.taxonomy import LABEL_SETS
+from classifier.taxonomy import COLOUR, LABEL_SETS
 from classifier.training import TrainingResult
+from classifier.worn import worn_pixels
 from tests.classifier.tiny_model import train_tiny_classifier
 
 CCP_HAT_PHOTO = "0004"
@@ -142,6 +145,24 @@ def test_analyse_person_photo_finds_head(loaded: HeadAttireClassifier, shared_da
     assert 0 <= y0 < y1 <= image.height
     # The head of a standing person is in the upper half of a full-length photo.
     assert y1 <= image.height / 2
+
+
+def test_analyse_person_photo_reads_colour_from_worn_pixels(
+    loaded: HeadAttireClassifier, shared_data: Path
+) -> None:
+    image = load_image(shared_data / "ccp" / "photos" / f"{CCP_HAT_PHOTO}.jpg")
+    detection = detect_head(image)
+    assert detection is not None
+
+    analysis = loaded.analyse(image, kind="person")
+
+    features = pixel_colour_features(worn_pixels(image, detection.box, detection.face_box))
+    with torch.inference_mode():
+        logits = loaded.artifact.heads.colour_logits(torch.from_numpy(features[None]))
+    probabilities = torch.softmax(logits, 1)[0]
+    assert analysis.labels is not None
+    assert analysis.labels.colour.name == COLOUR.names[int(probabilities.argmax())]
+    assert analysis.labels.colour.confidence == pytest.approx(float(probabilities.max()), abs=1e-5)
 
 
 def test_analyse_rejects_unknown_kind(loaded: HeadAttireClassifier, shared_data: Path) -> None:
