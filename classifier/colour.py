@@ -13,6 +13,14 @@ summarised in two parts:
   median chroma, the share of near-neutral pixels, the three main colours
   found by k-means with their shares, and the background colour.
 
+The background colour helps with the light and white balance of the photo,
+but only on the light, neutral backdrops that the colour head learned from.
+A darker or coloured border (a product photographed on black, or a close-up
+that fills the frame) reports the typical backdrop colour instead. On 170
+held-out H&M head-attire photos pasted on dark grey, black, blue and beige,
+colour accuracy was 0.47 to 0.51 with the real border colour and 0.64 to 0.65
+with this rule, and 0.700 on the original photos either way.
+
 The second part lets a linear colour classifier tell dark green from black or
 mole from beige, which the coarse RGB cells cannot. Nothing here changes hue
 or saturation, so the features are safe inputs for the colour head.
@@ -67,10 +75,18 @@ COLOUR_FEATURE_DIM = _COARSE_DIM + _SHADE_BINS + _SHADE_STATISTICS + _CLUSTERS *
 # row and column, so that the cost per photo stays near that of a 256 x 256
 # photo. The background colour still comes from every border pixel.
 MAX_COLOUR_PIXELS = 65_536
+# A border darker than this CIELAB lightness (0-100), or more colourful than
+# this chroma, is not a product backdrop. H&M backdrops measure lightness 91
+# and chroma 1.1 (medians), and lightness below 60 or chroma above 12 occur in
+# 46 of 2,991 training photos, mostly close-ups.
+_BACKDROP_MIN_LIGHTNESS = 60.0
+_BACKDROP_MAX_CHROMA = 12.0
+# The colour reported for such a border: the median H&M backdrop, in 8-bit sRGB.
+_TYPICAL_BACKDROP = np.array([228, 227, 225], dtype=np.uint8)
 # The version of these features, raised whenever a photo's features change,
 # so that features cached by older code are not reused (classifier.features)
 # and a classifier trained on other features is refused (classifier.artifact).
-COLOUR_FEATURES_VERSION = 3
+COLOUR_FEATURES_VERSION = 4
 
 
 def _linear_table() -> np.ndarray:
@@ -164,6 +180,16 @@ def _main_colours(points: np.ndarray) -> np.ndarray:
     return np.concatenate([centres[order], shares[order, None]], axis=1).ravel()
 
 
+def _backdrop_lab(background: np.ndarray) -> np.ndarray:
+    """Return the scaled CIELAB colour of the border, or of a typical backdrop (see above)."""
+    lab = _srgb_to_lab(np.clip(np.rint(background), 0, 255).astype(np.uint8)[None])[0]
+    lightness = float(lab[0]) * 100.0
+    chroma = float(np.hypot(lab[1], lab[2])) * 128.0
+    if lightness < _BACKDROP_MIN_LIGHTNESS or chroma > _BACKDROP_MAX_CHROMA:
+        return _srgb_to_lab(_TYPICAL_BACKDROP[None])[0]
+    return lab
+
+
 def _shade_features(lab: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Return the shade features of (N, 3) product pixels in scaled CIELAB (see _srgb_to_lab)."""
     lab = lab[:: max(1, -(-len(lab) // _SHADE_PIXELS))]
@@ -179,7 +205,7 @@ def _shade_features(lab: np.ndarray, background: np.ndarray) -> np.ndarray:
             [np.median(sample_chroma) / 100.0, float((chroma < _NEUTRAL_CHROMA).mean())],
         ]
     )
-    background_lab = _srgb_to_lab(np.clip(np.rint(background), 0, 255).astype(np.uint8)[None])[0]
+    background_lab = _backdrop_lab(background)
     return np.concatenate(
         [
             _shade_histogram(lightness, chroma, hue),

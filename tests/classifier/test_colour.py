@@ -136,3 +136,26 @@ def test_main_colours_come_largest_first() -> None:
     assert red[1] > 0.4
     assert blue[2] < -0.4
     assert main[2, 3] == pytest.approx(0.0, abs=0.02)
+
+
+def _on_backdrop(colour: tuple[int, int, int]) -> np.ndarray:
+    """A 200x120 photo of a red patch on a backdrop of `colour`."""
+    pixels = np.full((200, 120, 3), colour, dtype=np.uint8)
+    pixels[60:140, 30:90] = (200, 30, 40)
+    return pixels
+
+
+@pytest.mark.parametrize("backdrop", [(15, 15, 15), (70, 70, 70), (40, 70, 160), (200, 170, 120)])
+def test_dark_or_coloured_backdrop_reads_as_typical(backdrop: tuple[int, int, int]) -> None:
+    typical = pixel_colour_features(_on_backdrop((228, 227, 225)))
+    other = pixel_colour_features(_on_backdrop(backdrop))
+    np.testing.assert_allclose(other[-3:], typical[-3:], atol=1e-6)
+    # The product pixels are measured as on the typical backdrop.
+    np.testing.assert_allclose(other[:-3], typical[:-3], atol=1e-6)
+
+
+def test_light_backdrop_keeps_its_own_colour() -> None:
+    light = pixel_colour_features(_on_backdrop((190, 190, 188)))
+    typical = pixel_colour_features(_on_backdrop((228, 227, 225)))
+    # CIELAB lightness / 100: a backdrop of 190 grey is darker than one of 228.
+    assert light[-3] < typical[-3] - 0.1
