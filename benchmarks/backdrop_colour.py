@@ -55,9 +55,7 @@ def on_backdrop(pixels: np.ndarray, backdrop: tuple[int, int, int]) -> np.ndarra
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     offset = pixels.astype(np.float32) - np.median(border.astype(np.float32), axis=0)
     product = np.einsum("hwc,hwc->hw", offset, offset) > PRODUCT_DISTANCE**2
-    return np.where(product[..., None], pixels, np.array(backdrop, dtype=np.uint8)).astype(
-        np.uint8
-    )
+    return np.where(product[..., None], pixels, np.array(backdrop, dtype=np.uint8)).astype(np.uint8)
 
 
 def main() -> None:

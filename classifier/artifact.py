@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # Format 2: the colour head reads the pixel colour features alone.
 FORMAT_VERSION = 2
-TRAIN_COMMAND = "milliner train classifier"
+TRAIN_COMMAND = "milliner train classifier --data DIR"
 _WEIGHTS = "heads.pt"
 _METADATA = "metadata.json"
 

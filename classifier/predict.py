@@ -99,6 +99,31 @@ class PhotoAnalysis:
     labels: HeadAttire | None = None
     hat_probability: float | None = None
 
+    def to_dict(self) -> dict[str, object]:
+        """Return the JSON form of the analysis, as `milliner classify` prints it.
+
+        It holds `kind` and the labels, and for a person `head_box` and
+        `hat_probability`.
+
+        On a person with nothing worn (type "none"), colour, pattern and
+        material are None: they would describe the hair or the street above
+        the face, not something worn.
+        """
+        record: dict[str, object] = {"kind": self.kind}
+        if self.labels is not None:
+            record.update(self.labels.to_dict())
+            if self.kind == "person" and self.attire is None:
+                for task in TASKS:
+                    if task != "type":
+                        record[task] = None
+                        record[f"{task}_confidence"] = None
+        if self.kind == "person":
+            record["head_box"] = list(self.head_box) if self.head_box else None
+            record["hat_probability"] = (
+                round(self.hat_probability, 4) if self.hat_probability is not None else None
+            )
+        return record
+
 
 @dataclass
 class ClassifiedBatch(EmbeddedBatch):

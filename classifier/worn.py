@@ -4,8 +4,9 @@ The pixel colour features (`classifier.colour`) expect a product on a light,
 nearly uniform background: they take the image border as background and the
 rest as product. A head crop from a street photo breaks both assumptions. Its
 border is street, and the face, the hair and the background all count as
-product. On 57 CCP hat photos whose hat colour was labelled by eye, the colour
-read from the whole head crop matched the label 15 times.
+product. On 61 CCP hat photos whose hat colour was labelled by eye, the colour
+read from the whole head crop matched the label 0.311 of the time, and the
+colour read from this module's cut-out 0.590 of the time.
 
 `worn_pixels` therefore separates what sits on top of the head before the
 colour is measured. OpenCV's GrabCut does the separation on a small copy of

@@ -128,12 +128,7 @@ def _classify(settings: Settings, images: list[Path], kind: str) -> int:
             failed += 1
             continue
         analysis = classifier.analyse(image, kind=kind)  # type: ignore[arg-type]
-        record: dict[str, object] = {"path": str(path), "kind": analysis.kind}
-        if analysis.labels is not None:
-            record.update(analysis.labels.to_dict())
-        if analysis.kind == "person":
-            record["head_box"] = list(analysis.head_box) if analysis.head_box else None
-            record["hat_probability"] = analysis.hat_probability
+        record: dict[str, object] = {"path": str(path), **analysis.to_dict()}
         record["model_version"] = classifier.model_version
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     return _EXIT_INVALID_INPUT if failed else _EXIT_OK

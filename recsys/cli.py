@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from catalog.errors import CatalogError, SchemaOutdatedError
 from catalog.locking import IndexingLockedError
 from catalog.settings import Settings
-from classifier.errors import ClassifierError
+from classifier.errors import ClassifierError, ModelLoadError
 from recsys.errors import ArtifactMissingError
 from recsys.ranker import TrainingConfig
 
@@ -603,7 +603,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexingLockedError as error:
         logger.error("%s", error)
         return EXIT_LOCKED
-    except (ArtifactMissingError, SchemaOutdatedError) as error:
+    except (ArtifactMissingError, SchemaOutdatedError, ModelLoadError) as error:
+        # A model that cannot be used (trained by older code, damaged) is as
+        # good as missing: the message names the command that makes a new one.
         logger.error("%s", error)
         return EXIT_MISSING_ARTIFACT
     except (CatalogError, ClassifierError, ValueError) as error:

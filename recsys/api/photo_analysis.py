@@ -44,8 +44,9 @@ class LookAnalysis:
     Attributes:
         kind: "person" when a head region was analysed, else "product".
         head_box: (left, top, right, bottom) in pixels of the upright photo, or None.
-        attire: the classifier's labels (type "none" when nothing is worn), or
-            None when no classifier is loaded.
+        attire: the classifier's labels (type "none" for a product photo of
+            something else), or None when nothing is worn on a person's head or
+            no classifier is loaded.
         vector: unit float32 embedding of the analysed region, shape (dim,), in
             the embedding space of the similarity index.
     """
@@ -73,10 +74,11 @@ def _classifier_builds_index(state: ServingState) -> bool:
 
 def _check_embedder(state: ServingState) -> None:
     if state.embedder.model_version != state.index.model_version:
+        reason = f" ({state.classifier_error})" if state.classifier_error else ""
         raise ModelMismatchError(
             f"the similarity index was built with {state.index.model_version}, but the server "
-            f"embeds photos with {state.embedder.model_version}: run `milliner index` again "
-            "(or publish the classifier the index was built with) and the server reloads it"
+            f"embeds photos with {state.embedder.model_version}{reason}: run `milliner index` "
+            "again (or publish the classifier the index was built with) and the server reloads it"
         )
 
 
@@ -96,7 +98,9 @@ def analyse_photo(state: ServingState, image: Image.Image, *, kind: PhotoKind) -
 
     if state.classifier is not None:
         analysis = state.classifier.analyse(image, kind=kind)
-        attire = analysis.labels or analysis.attire
+        # On a person with nothing worn there are no labels: colour, pattern and
+        # material would describe the hair or the street above the face.
+        attire = analysis.attire if analysis.kind == "person" else analysis.labels
         if _classifier_builds_index(state):
             return LookAnalysis(analysis.kind, analysis.head_box, attire, analysis.embedding)
         region = image.crop(analysis.head_box) if analysis.head_box is not None else image

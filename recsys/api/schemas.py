@@ -113,7 +113,8 @@ class LookPublic(BaseModel):
         "null for a product photo."
     )
     attire: AttirePublic | None = Field(
-        description="Detected head attire; null when no trained classifier is installed."
+        description="Detected head attire; null when nothing is worn on a person's head, "
+        "or when no trained classifier is loaded (see `attire_note`)."
     )
     attire_note: str | None = Field(
         default=None, description="Why `attire` is null, and how to get labels."
@@ -183,3 +184,7 @@ class ReadinessPublic(BaseModel):
     embedding_model: str
     ranker_version: str
     classifier_version: str | None
+    classifier_error: str | None = Field(
+        default=None,
+        description="Why the published classifier cannot be loaded; the rest still serves.",
+    )

@@ -20,10 +20,12 @@ from sqlalchemy import Engine
 from catalog.db import create_db_engine
 from catalog.settings import Settings
 from classifier.embedder import ImageEmbedder
+from classifier.errors import ModelLoadError
 from recsys.api.live_index import LiveIndex
 from recsys.artifacts import current_version_dir
 from recsys.blending import blend_weights_from_metadata
 from recsys.data import load_items, load_purchases
+from recsys.errors import ArtifactMissingError
 from recsys.ranker import RankerModel
 from recsys.recommend import Recommender
 from recsys.similarity import SimilarityIndex
@@ -58,8 +60,13 @@ class ServingState:
         recommender: the served blend over `ranker` and `index`, with the
             catalog and the purchases as they were when it was built.
         embedder: the image model that embeds uploads, loaded once.
-        classifier: the trained head-attire classifier, or None when none is published.
+        classifier: the trained head-attire classifier, or None when none is
+            published or the published one cannot be loaded.
         ranker_version, classifier_version: directory names of the loaded versions.
+        classifier_error: why the newest published classifier cannot be loaded,
+            or None. Recommendations and search go on without it.
+        failed_classifier_version: the version that `classifier_error` is about;
+            it is not tried again until another version is published.
     """
 
     settings: Settings
@@ -72,6 +79,8 @@ class ServingState:
     embedder: ImageEmbedder
     classifier: HeadAttireClassifier | None = None
     classifier_version: str | None = None
+    classifier_error: str | None = None
+    failed_classifier_version: str | None = None
 
     @property
     def index_version(self) -> str:
@@ -116,6 +125,35 @@ def load_classifier(settings: Settings) -> tuple[HeadAttireClassifier | None, st
     return HeadAttireClassifier.load(root, batch_size=1), directory.name
 
 
+def _classifier_fields(settings: Settings, *, serving: str | None) -> dict[str, Any]:
+    """Load the published classifier into `ServingState` fields, or say why it cannot be.
+
+    A classifier that cannot be loaded (trained by older code, a damaged
+    version) leaves the other artifacts in service: the fields then keep
+    the classifier `serving` now and record the failed version and the reason.
+    """
+    try:
+        classifier, version = load_classifier(settings)
+    except (ArtifactMissingError, ModelLoadError) as error:
+        failed = published_versions(settings)[2]
+        logger.warning(
+            "cannot load the published classifier %s, serving %s: %s",
+            failed,
+            f"classifier {serving}" if serving else "without a classifier",
+            error,
+        )
+        return {
+            "classifier_error": f"the published classifier {failed} cannot be loaded: {error}",
+            "failed_classifier_version": failed,
+        }
+    return {
+        "classifier": classifier,
+        "classifier_version": version,
+        "classifier_error": None,
+        "failed_classifier_version": None,
+    }
+
+
 def _embedder_for(index_model_version: str) -> ImageEmbedder:
     precision = "bf16" if index_model_version.endswith(_BF16_SUFFIX) else "fp32"
     return ImageEmbedder(batch_size=1, precision=precision)
@@ -146,15 +184,18 @@ def build_recommender(engine: Engine, ranker: RankerModel, index: SimilarityInde
 def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> ServingState:
     """Open the catalog and load the current index, ranker, embedder and classifier.
 
+    A published classifier that cannot be loaded does not stop the rest:
+    the state then has no classifier and says why in `classifier_error`.
+
     Raises:
         ArtifactMissingError: the index or the ranker was never published.
-        ModelLoadError: the embedder's or the classifier's weights cannot be loaded.
+        ModelLoadError: the embedder's weights cannot be loaded.
     """
     index_dir = current_version_dir(settings.index_dir, produced_by="milliner index")
     index = SimilarityIndex.load(settings.index_dir)
     ranker_dir = current_version_dir(settings.models_dir / "ranker", produced_by="milliner train")
     ranker = RankerModel.load(settings.models_dir / "ranker")
-    classifier, classifier_version = load_classifier(settings)
+    classifier_fields = _classifier_fields(settings, serving=None)
     embedder = embedder or _embedder_for(index.model_version)
     # The engine is created last, so a start-up that retries while artifacts
     # are missing does not leave an engine behind on every attempt.
@@ -173,8 +214,7 @@ def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> 
         ranker_version=ranker_dir.name,
         recommender=recommender,
         embedder=embedder,
-        classifier=classifier,
-        classifier_version=classifier_version,
+        **classifier_fields,
     )
     logger.info(
         "serving %d indexed items (%s), a ranker of %d shoppers (%s) and %s from %s",
@@ -182,7 +222,7 @@ def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> 
         index_dir.name,
         len(ranker.user_ids),
         ranker_dir.name,
-        f"classifier {classifier_version}" if classifier else "no classifier",
+        f"classifier {state.classifier_version}" if state.classifier else "no classifier",
         settings.home,
     )
     return state
@@ -191,13 +231,16 @@ def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> 
 def load_published_changes(state: ServingState) -> dict[str, Any] | None:
     """Load the versions published since `state` was loaded.
 
+    A new classifier version that cannot be loaded is tried once: the
+    changes then keep the current classifier and record the failure.
+
     Returns:
         The changed `ServingState` fields (pass them to `apply_changes`), or
         None when nothing changed.
 
     Raises:
-        ArtifactMissingError, ModelLoadError: a new version cannot be loaded;
-            the caller keeps serving `state`.
+        ArtifactMissingError, ModelLoadError: a new index or ranker version
+            cannot be loaded; the caller keeps serving `state`.
     """
     index_version, ranker_version, classifier_version = published_versions(state.settings)
     changes: dict[str, Any] = {}
@@ -210,18 +253,24 @@ def load_published_changes(state: ServingState) -> dict[str, Any] | None:
         directory = current_version_dir(root, produced_by="milliner train")
         changes["ranker"] = RankerModel.load(root)
         changes["ranker_version"] = directory.name
-    if classifier_version is not None and classifier_version != state.classifier_version:
-        changes["classifier"], changes["classifier_version"] = load_classifier(state.settings)
+    if classifier_version is not None and classifier_version not in (
+        state.classifier_version,
+        state.failed_classifier_version,
+    ):
+        changes.update(_classifier_fields(state.settings, serving=state.classifier_version))
     if not changes:
         return None
     if "index" in changes or "ranker" in changes:
         changes["recommender"] = build_recommender(
             state.engine, changes.get("ranker", state.ranker), changes.get("index", state.index)
         )
-    logger.info(
-        "loaded newly published artifacts: %s",
-        ", ".join(f"{key} {value}" for key, value in changes.items() if key.endswith("version")),
-    )
+    loaded = [
+        f"{key.removesuffix('_version')} {changes[key]}"
+        for key in ("index_version", "ranker_version", "classifier_version")
+        if key in changes
+    ]
+    if loaded:
+        logger.info("loaded newly published artifacts: %s", ", ".join(loaded))
     return changes
 
 

@@ -18,7 +18,7 @@ from classifier.colour import COLOUR_FEATURES_VERSION, pixel_colour_features
 from classifier.errors import ModelLoadError
 from classifier.head import detect_head
 from classifier.images import load_image
-from classifier.predict import HeadAttireClassifier
+from classifier.predict import HeadAttire, HeadAttireClassifier, LabelPrediction, PhotoAnalysis
 from classifier.taxonomy import COLOUR, LABEL_SETS
 from classifier.training import TrainingResult
 from classifier.worn import worn_pixels
@@ -113,6 +113,23 @@ def test_load_rejects_other_colour_features(trained: TrainingResult, tmp_path: P
     with pytest.raises(ModelLoadError, match="colour features of version") as error:
         load_artifact(root)
     assert "milliner train classifier" in str(error.value)
+
+
+def test_classify_with_old_artifact_exits_4(
+    trained: TrainingResult, tmp_path: Path, shared_data: Path
+) -> None:
+    from recsys.cli import EXIT_MISSING_ARTIFACT, main
+
+    def change(metadata: dict[str, Any]) -> None:
+        metadata["heads"]["colour_features_version"] = COLOUR_FEATURES_VERSION - 1
+
+    # The CLI reads the classifier from HOME/models/classifier.
+    _copy_with_metadata(trained, tmp_path / "home" / "models", change)
+    photo = sorted((shared_data / "hm-week" / "images").glob("*.jpg"))[0]
+
+    code = main(["--home", str(tmp_path / "home"), "classify", str(photo)])
+
+    assert code == EXIT_MISSING_ARTIFACT
 
 
 def test_load_without_artifact_names_train_command(tmp_path: Path) -> None:
@@ -295,3 +312,38 @@ def test_preprocessing_rejects_wrong_channel_count() -> None:
 
     with pytest.raises(ValueError, match="mean needs 3 values"):
         Preprocessing(mean=(0.5,))  # type: ignore[arg-type]
+
+
+def _analysis(kind: str, type_name: str) -> PhotoAnalysis:
+    labels = HeadAttire(
+        LabelPrediction(type_name, 0.9),
+        LabelPrediction("black", 0.8),
+        LabelPrediction("solid", 0.7),
+        LabelPrediction("wool", 0.6),
+    )
+    worn = labels if type_name != "none" else None
+    box = (1, 2, 30, 40) if kind == "person" else None
+    hat = 0.123456 if kind == "person" else None
+    return PhotoAnalysis(kind, box, worn, np.zeros(4, np.float32), labels, hat)  # type: ignore[arg-type]
+
+
+def test_record_of_bare_head_has_no_colour() -> None:
+    record = _analysis("person", "none").to_dict()
+    assert record["type"] == "none"
+    assert record["colour"] is None
+    assert record["pattern"] is None
+    assert record["material_confidence"] is None
+    assert record["head_box"] == [1, 2, 30, 40]
+    assert record["hat_probability"] == 0.1235
+
+
+def test_record_of_worn_hat_keeps_labels() -> None:
+    record = _analysis("person", "beanie").to_dict()
+    assert record["colour"] == "black"
+    assert record["colour_confidence"] == 0.8
+
+
+def test_record_of_other_product_keeps_colour() -> None:
+    record = _analysis("product", "none").to_dict()
+    assert record["colour"] == "black"
+    assert "head_box" not in record

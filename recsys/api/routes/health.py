@@ -33,6 +33,7 @@ def ready(state: State) -> ReadinessPublic:
         embedding_model=state.index.model_version,
         ranker_version=state.ranker_version,
         classifier_version=state.classifier_version,
+        classifier_error=state.classifier_error,
     )
 
 

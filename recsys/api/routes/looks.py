@@ -35,6 +35,14 @@ _NO_CLASSIFIER_NOTE = (
 )
 
 
+def _attire_note(state: ServingState) -> str | None:
+    if state.classifier is not None:
+        return None
+    if state.classifier_error is not None:
+        return f"no labels: {state.classifier_error}"
+    return _NO_CLASSIFIER_NOTE
+
+
 def _blend_with_history(
     state: ServingState, customer_id: str, neighbours: list[tuple[str, float]], k: int
 ) -> list[tuple[str, float]]:
@@ -119,7 +127,7 @@ def shop_this_look(
         height=image.height,
         head_box=analysis.head_box,
         attire=attire_public(analysis.attire, language) if analysis.attire else None,
-        attire_note=None if state.classifier is not None else _NO_CLASSIFIER_NOTE,
+        attire_note=_attire_note(state),
         customer_id=customer_id,
         model_version=state.index.model_version,
         items=item_public_list(session, neighbours, language=language),
