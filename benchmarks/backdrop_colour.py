@@ -9,9 +9,10 @@ photos that the colour head learned from. This script takes the classifier's
 held-out head-attire photos and keeps the pixels that `classifier.colour`
 takes for the product, those that differ clearly from the border colour.
 Every other pixel is replaced with a plain backdrop: near white, dark grey,
-black, blue and beige. For each backdrop it prints the colour accuracy
-against the catalog's labels, with a 95% bootstrap interval over product
-codes, next to the accuracy on the original photos.
+black, blue and beige. For each backdrop it prints the colour and type
+accuracy against the catalog's labels, with 95% bootstrap intervals over
+product codes, and the share of photos read as type none, next to the same
+figures on the original photos.
 
 A product that barely differs from the new backdrop (a black hat on black) is
 hard to see for any method, so the figures on dark backdrops include such
@@ -31,6 +32,7 @@ from PIL import Image
 # Running the file directly puts benchmarks/ on sys.path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from classifier.errors import ModelLoadError
 from classifier.evaluation import held_out_samples
 from classifier.images import load_image
 from classifier.metrics import accuracy, bootstrap_interval
@@ -58,6 +60,41 @@ def on_backdrop(pixels: np.ndarray, backdrop: tuple[int, int, int]) -> np.ndarra
     return np.where(product[..., None], pixels, np.array(backdrop, dtype=np.uint8)).astype(np.uint8)
 
 
+def measure(args: argparse.Namespace) -> None:
+    """Print the figures described in the module docstring."""
+    model = HeadAttireClassifier.load(args.classifier, device="cpu")
+    photos = [s for s in held_out_samples(model, args.data) if s.type != TYPE.fallback]
+    truth = {
+        "colour": np.asarray([COLOUR.index(sample.colour) for sample in photos]),
+        "type": np.asarray([TYPE.index(sample.type) for sample in photos]),
+    }
+    groups = [sample.product_code for sample in photos]
+    predicted: dict[str, dict[str, list[int]]] = {
+        name: {"colour": [], "type": []} for name in BACKDROPS
+    }
+    for sample in photos:
+        pixels = np.asarray(load_image(sample.path))
+        for name, backdrop in BACKDROPS.items():
+            moved = pixels if backdrop is None else on_backdrop(pixels, backdrop)
+            analysis = model.analyse(Image.fromarray(moved), kind="product")
+            assert analysis.labels is not None  # set for every product photo
+            predicted[name]["colour"].append(COLOUR.index(analysis.labels.colour.name))
+            predicted[name]["type"].append(TYPE.index(analysis.labels.type.name))
+
+    print(f"{len(photos)} held-out head-attire photos, {model.model_version}")
+    print(f"{'backdrop':<12} {'colour [95% interval]':<24} {'type [95% interval]':<24} none")
+    none = TYPE.index(TYPE.fallback)
+    for name, values in predicted.items():
+        cells = []
+        for task in ("colour", "type"):
+            interval = bootstrap_interval(
+                accuracy, truth[task], np.asarray(values[task]), groups=groups
+            )
+            cells.append(f"{interval.value:.3f} [{interval.low:.3f}, {interval.high:.3f}]")
+        read_as_none = float(np.mean(np.asarray(values["type"]) == none))
+        print(f"{name:<12} {cells[0]:<24} {cells[1]:<24} {read_as_none:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -68,24 +105,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(2)
-
-    model = HeadAttireClassifier.load(args.classifier, device="cpu")
-    photos = [s for s in held_out_samples(model, args.data) if s.type != TYPE.fallback]
-    truth = np.asarray([COLOUR.index(sample.colour) for sample in photos])
-    groups = [sample.product_code for sample in photos]
-    predicted: dict[str, list[int]] = {name: [] for name in BACKDROPS}
-    for sample in photos:
-        pixels = np.asarray(load_image(sample.path))
-        for name, backdrop in BACKDROPS.items():
-            moved = pixels if backdrop is None else on_backdrop(pixels, backdrop)
-            analysis = model.analyse(Image.fromarray(moved), kind="product")
-            assert analysis.labels is not None  # set for every product photo
-            predicted[name].append(COLOUR.index(analysis.labels.colour.name))
-
-    print(f"colour accuracy on {len(photos)} held-out head-attire photos, {model.model_version}")
-    for name, values in predicted.items():
-        interval = bootstrap_interval(accuracy, truth, np.asarray(values), groups=groups)
-        print(f"{name:<12} {interval.value:.3f} [{interval.low:.3f}, {interval.high:.3f}]")
+    try:
+        measure(args)
+    except (ModelLoadError, ValueError, OSError) as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

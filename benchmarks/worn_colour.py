@@ -18,8 +18,8 @@ interval, of the colour read from:
   `classifier.worn` existed;
 - `worn pixels`: `HeadAttireClassifier.analyse(kind="person")`, which reads
   the colour from the pixels that `classifier.worn` cuts out;
-- `hand mask`: the hat pixels of the CCP mask, pasted on the same light grey;
-  the best that the colour head can do with a perfect cut-out.
+- `hand mask`: the hat pixels of the CCP mask, pasted on the same light grey.
+  This is the best that the colour head can do with a perfect cut-out.
 
 It also prints the overlap (intersection over union, within the head box) of
 the cut-out with the hand-drawn hat mask, and the seconds per photo that
@@ -44,6 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifier.colour import pixel_colour_features
+from classifier.errors import ModelLoadError
 from classifier.hat_presence import fallback_head_box
 from classifier.head import detect_head
 from classifier.images import load_image
@@ -64,14 +65,39 @@ def read_labels(path: Path) -> dict[str, str]:
     """Return the colour name by CCP photo id.
 
     Raises:
-        ValueError: a colour name that is not in `classifier.taxonomy.COLOUR`.
+        OSError: the file cannot be read.
+        ValueError: the columns `photo` and `colour` are missing, no row is
+            given, or a colour name is not in `classifier.taxonomy.COLOUR`.
     """
     with path.open(newline="") as handle:
-        labels = {row["photo"]: row["colour"] for row in csv.DictReader(handle)}
+        reader = csv.DictReader(handle)
+        if not {"photo", "colour"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path}: expected the columns photo,colour, got {reader.fieldnames}")
+        labels = {row["photo"]: row["colour"] for row in reader}
+    if not labels:
+        raise ValueError(f"{path}: no labelled photos: add rows of photo,colour")
     unknown = sorted({name for name in labels.values() if name not in COLOUR})
     if unknown:
         raise ValueError(f"{path}: unknown colour names {unknown}: use names from {COLOUR.names}")
     return labels
+
+
+def hat_mask(ccp_dir: Path, photo: str) -> np.ndarray:
+    """Return the hat pixels of a CCP photo's pixel-level mask, bool (H, W).
+
+    Raises:
+        ValueError: the photo has no pixel-level mask, or no hat in it.
+    """
+    mask_file = ccp_dir / "annotations" / f"{photo}.mat"
+    if not mask_file.is_file():
+        raise ValueError(f"CCP photo {photo} has no mask file {mask_file}: label photos with masks")
+    annotation = scipy.io.loadmat(str(mask_file))
+    if "groundtruth" not in annotation:
+        raise ValueError(f"CCP photo {photo} has image-level tags only: label photos with masks")
+    hat = np.asarray(annotation["groundtruth"]) == HAT
+    if not hat.any():
+        raise ValueError(f"CCP photo {photo} has no hat pixels in its mask: label hat photos only")
+    return hat
 
 
 def hand_cut_out(pixels: np.ndarray, hat: np.ndarray) -> np.ndarray:
@@ -84,19 +110,8 @@ def hand_cut_out(pixels: np.ndarray, hat: np.ndarray) -> np.ndarray:
     return np.pad(framed, ((margin, margin), (margin, margin), (0, 0)), constant_values=BACKDROP)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--classifier", type=Path, required=True, help="a models/classifier directory"
-    )
-    parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="directory that contains ccp/"
-    )
-    parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="photo,colour CSV")
-    args = parser.parse_args()
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-
+def measure(args: argparse.Namespace) -> None:
+    """Print the figures described in the module docstring."""
     labels = read_labels(args.labels)
     model = HeadAttireClassifier.load(args.classifier, device="cpu")
     heads = model.artifact.heads
@@ -109,9 +124,8 @@ def main() -> None:
     truth, whole, worn, hand = [], [], [], []
     overlaps, seconds = [], []
     for photo, name in sorted(labels.items()):
+        hat = hat_mask(args.data / "ccp", photo)
         image = load_image(args.data / "ccp" / "photos" / f"{photo}.jpg")
-        mask_file = args.data / "ccp" / "annotations" / f"{photo}.mat"
-        hat = np.asarray(scipy.io.loadmat(str(mask_file))["groundtruth"]) == HAT
         pixels = np.asarray(image)
         detection = detect_head(image)
         box = detection.box if detection is not None else fallback_head_box(image)
@@ -135,8 +149,27 @@ def main() -> None:
     for title, predicted in (("whole crop", whole), ("worn pixels", worn), ("hand mask", hand)):
         interval = bootstrap_interval(accuracy, np.asarray(truth), np.asarray(predicted))
         print(f"{title:<16} {interval.value:>8.3f} [{interval.low:.3f}, {interval.high:.3f}]")
-    print(f"cut-out against the hand mask, mean overlap (IoU): {np.mean(overlaps):.3f}")
-    print(f"worn_pixels per photo: {1000 * np.median(seconds):.1f} ms median, one core")
+    if seconds:
+        print(f"cut-out against the hand mask, mean overlap (IoU): {np.mean(overlaps):.3f}")
+        print(f"worn_pixels per photo: {1000 * np.median(seconds):.1f} ms median, one core")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--classifier", type=Path, required=True, help="a models/classifier directory"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="directory that contains ccp/"
+    )
+    parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="photo,colour CSV")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    try:
+        measure(args)
+    except (ModelLoadError, ValueError, OSError) as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ class PhotoAnalysis:
     def to_dict(self) -> dict[str, object]:
         """Return the JSON form of the analysis, as `milliner classify` prints it.
 
-        It holds `kind` and the labels, and for a person `head_box` and
+        It contains `kind` and the labels, and for a person `head_box` and
         `hat_probability`.
 
         On a person with nothing worn (type "none"), colour, pattern and

@@ -580,11 +580,13 @@ def _print_quickstart(result: QuickstartResult, host: str, port: int, *, serving
         print(f"  {base}/v1/customers/{result.example_customer}/recommendations?k=12")
     if result.example_item:
         print(f"  {base}/v1/items/{result.example_item}/similar?k=12")
-    print(
-        "the index uses ImageNet features unless a classifier is trained; for head-attire "
-        "labels and a trained style embedding run `milliner train classifier --data DIR`, "
-        "then `milliner index`"
-    )
+    if result.with_classifier:
+        print("the index uses the trained classifier's style embedding and head-attire labels")
+    else:
+        print(
+            "the index uses ImageNet features; for head-attire labels and a trained style "
+            "embedding run `milliner train classifier --data DIR`, then `milliner index`"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,6 +57,8 @@ class QuickstartResult:
     example_customer: str | None
     example_item: str | None
     timings: dict[str, float] = field(default_factory=dict)
+    # Whether a trained classifier was published, so that indexing used it.
+    with_classifier: bool = False
 
 
 def _timed(timings: dict[str, float], step: str, work: Callable[[], T]) -> T:
@@ -259,4 +261,5 @@ def run_quickstart(
         example_customer=customer,
         example_item=item,
         timings=timings,
+        with_classifier=(settings.models_dir / "classifier" / "CURRENT").is_file(),
     )

@@ -126,7 +126,7 @@ def load_classifier(settings: Settings) -> tuple[HeadAttireClassifier | None, st
 
 
 def _classifier_fields(settings: Settings, *, serving: str | None) -> dict[str, Any]:
-    """Load the published classifier into `ServingState` fields, or say why it cannot be.
+    """Load the published classifier into `ServingState` fields, or record why it cannot load.
 
     A classifier that cannot be loaded (trained by older code, a damaged
     version) leaves the other artifacts in service: the fields then keep
@@ -185,7 +185,7 @@ def load_state(settings: Settings, *, embedder: ImageEmbedder | None = None) -> 
     """Open the catalog and load the current index, ranker, embedder and classifier.
 
     A published classifier that cannot be loaded does not stop the rest:
-    the state then has no classifier and says why in `classifier_error`.
+    the state then has no classifier, and `classifier_error` gives the reason.
 
     Raises:
         ArtifactMissingError: the index or the ranker was never published.

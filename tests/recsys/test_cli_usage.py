@@ -67,3 +67,26 @@ def test_train_classifier_usage_errors_exit_2(
 
     assert code == _EXIT_USAGE
     assert message in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("with_classifier", "expected"),
+    [(True, "trained classifier's style embedding"), (False, "uses ImageNet features")],
+)
+def test_quickstart_hint_follows_classifier(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, with_classifier: bool, expected: str
+) -> None:
+    from recsys.cli import _print_quickstart
+    from recsys.pipeline import QuickstartResult
+
+    result = QuickstartResult(
+        report_html=tmp_path / "report.html",
+        report_json=tmp_path / "report.json",
+        example_customer=None,
+        example_item=None,
+        with_classifier=with_classifier,
+    )
+
+    _print_quickstart(result, "127.0.0.1", 8000, serving=False)
+
+    assert expected in capsys.readouterr().out
