@@ -78,6 +78,11 @@ _MIN_NEIGHBORS = 3
 # the whole image, which costs little because only coarse scales are scanned.
 _SEARCH_TOP = 0.6
 _LARGE_FACE = 0.15
+# A face of at least this share of the longer side makes the photo a portrait
+# or a head crop, where the face can sit lower: its centre may lie anywhere.
+# In a crop of the head box that this module returns, the face centre lies at
+# 65% of the height.
+_CLOSE_UP_FACE = 0.25
 
 # A face box whose central half has less than 20% skin-coloured pixels is
 # dropped: this removes most boxes on fabric prints and folds in product
@@ -297,10 +302,11 @@ def _mirror(faces: list[_Face], width: int) -> list[_Face]:
 
 def _plausible(faces: list[_Face], copy: _WorkingCopy) -> list[_Face]:
     lowest_centre = copy.grey.shape[0] * _SEARCH_TOP
+    close_up = _CLOSE_UP_FACE * max(copy.grey.shape)
     plausible_faces = []
     for face in faces:
         x, y, width, height = (round(value) for value in face.box)
-        if y + height / 2 > lowest_centre:
+        if y + height / 2 > lowest_centre and height < close_up:
             continue
         if copy.skin is not None:
             middle = copy.skin[

@@ -118,6 +118,23 @@ def test_street_photo_is_person(shared_data: Path) -> None:
     assert looks_like_person(image)
 
 
+@pytest.mark.parametrize("photo", ["0004", *HAT_PHOTOS])
+def test_head_crop_finds_face_again(shared_data: Path, photo: str) -> None:
+    """A crop of the head box that detect_head returns is a photo of a person too."""
+    image = load_image(_ccp_photo(shared_data, photo))
+    detection = detect_head(image)
+    assert detection is not None
+
+    cropped = detect_head(image.crop(detection.box))
+
+    assert cropped is not None
+    x0, y0, _, _ = detection.box
+    face = detection.face_box
+    # The face found in the crop is the same face, within a few pixels.
+    expected = (face[0] - x0, face[1] - y0, face[2] - x0, face[3] - y0)
+    assert np.allclose(cropped.face_box, expected, atol=0.15 * (face[2] - face[0]))
+
+
 def test_greyscale_photo_finds_face(shared_data: Path) -> None:
     # Without colour the skin test cannot run, so it is skipped.
     image = load_image(_ccp_photo(shared_data, HAT_PHOTOS[0])).convert("L")
