@@ -143,9 +143,13 @@ def load_artifact(root: Path, *, version: str | None = None) -> ClassifierArtifa
     try:
         metadata = json.loads((directory / _METADATA).read_text(encoding="utf-8"))
         state = torch.load(directory / _WEIGHTS, map_location="cpu", weights_only=True)
-    except (OSError, ValueError, RuntimeError) as error:
+    except Exception as error:  # torch raises unrelated types (UnpicklingError, EOFError)
+        # Only the first line of the reason: torch's advice that follows it
+        # (loading with weights_only=False) would run code from the file.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ModelLoadError(
-            f"cannot read the classifier in {directory} ({error}): run `{TRAIN_COMMAND}` again"
+            f"cannot read the classifier in {directory} ({type(error).__name__}: {reason}): "
+            f"run `{TRAIN_COMMAND}` again"
         ) from error
 
     if not isinstance(metadata, dict) or not isinstance(state, dict):

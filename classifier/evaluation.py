@@ -55,7 +55,7 @@ def held_out_samples(
     if not wanted:
         raise ValueError(
             f"classifier {classifier.model_version} stores no validation split: "
-            "run `milliner train classifier` again"
+            "run `milliner train classifier --data DIR` again"
         )
     recorded = classifier.artifact.metadata.get("catalogs")
     if not isinstance(recorded, list):

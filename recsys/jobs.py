@@ -188,7 +188,7 @@ def _index_locked(
     else:
         logger.info(
             "no trained classifier under %s: indexing with ImageNet features and no labels "
-            "(run `milliner train classifier`, then `milliner index`)",
+            "(run `milliner train classifier --data DIR`, then `milliner index`)",
             classifier_dir(settings),
         )
         embedder = ImageEmbedder(

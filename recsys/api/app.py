@@ -75,7 +75,12 @@ class _Reloader:
     async def run(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            await asyncio.to_thread(self.load_once)
+            try:
+                await asyncio.to_thread(self.load_once)
+            except Exception:
+                # An error that load_once does not expect must not end the
+                # reloading for the life of the process.
+                logger.exception("reloading the published artifacts failed")
 
 
 def create_app(settings: Settings | None = None, *, state: ServingState | None = None) -> FastAPI:

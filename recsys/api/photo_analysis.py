@@ -73,13 +73,20 @@ def _classifier_builds_index(state: ServingState) -> bool:
 
 
 def _check_embedder(state: ServingState) -> None:
-    if state.embedder.model_version != state.index.model_version:
-        reason = f" ({state.classifier_error})" if state.classifier_error else ""
+    if state.embedder.model_version == state.index.model_version:
+        return
+    if state.classifier_error is not None:
         raise ModelMismatchError(
-            f"the similarity index was built with {state.index.model_version}, but the server "
-            f"embeds photos with {state.embedder.model_version}{reason}: run `milliner index` "
-            "again (or publish the classifier the index was built with) and the server reloads it"
+            f"the similarity index was built with {state.index.model_version}, and "
+            f"{state.classifier_error}: train a classifier the server can load with "
+            "`milliner train classifier --data DIR`, then run `milliner index`; the server "
+            "reloads both"
         )
+    raise ModelMismatchError(
+        f"the similarity index was built with {state.index.model_version}, but the server "
+        f"embeds photos with {state.embedder.model_version}: run `milliner index` "
+        "again (or publish the classifier the index was built with) and the server reloads it"
+    )
 
 
 def analyse_photo(state: ServingState, image: Image.Image, *, kind: PhotoKind) -> LookAnalysis:

@@ -258,6 +258,9 @@ def load_published_changes(state: ServingState) -> dict[str, Any] | None:
         state.failed_classifier_version,
     ):
         changes.update(_classifier_fields(state.settings, serving=state.classifier_version))
+    elif classifier_version == state.classifier_version and state.classifier_error is not None:
+        # The failed version was replaced by the one in service again.
+        changes.update(classifier_error=None, failed_classifier_version=None)
     if not changes:
         return None
     if "index" in changes or "ranker" in changes:

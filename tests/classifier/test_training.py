@@ -347,3 +347,15 @@ def test_record_of_other_product_keeps_colour() -> None:
     record = _analysis("product", "none").to_dict()
     assert record["colour"] == "black"
     assert "head_box" not in record
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage"])
+def test_load_rejects_damaged_weights(
+    trained: TrainingResult, tmp_path: Path, content: bytes
+) -> None:
+    root = _copy_with_metadata(trained, tmp_path, lambda metadata: None)
+    (root / trained.directory.name / "heads.pt").write_bytes(content)
+
+    with pytest.raises(ModelLoadError, match="cannot read the classifier") as error:
+        load_artifact(root)
+    assert "weights_only=False" not in str(error.value)

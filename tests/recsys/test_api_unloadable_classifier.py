@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +88,12 @@ def test_newer_unloadable_version_is_recorded(settings: Settings, state: Serving
     assert changes is not None
     assert changes["failed_classifier_version"] == "v2-old"
     assert "classifier" not in changes
+
+
+def test_rollback_to_served_version_clears_error(settings: Settings, state: ServingState) -> None:
+    served = dataclasses.replace(state, classifier_version="v0-good")
+    (settings.models_dir / "classifier" / "CURRENT").write_text("v0-good", encoding="utf-8")
+
+    changes = load_published_changes(served)
+
+    assert changes == {"classifier_error": None, "failed_classifier_version": None}

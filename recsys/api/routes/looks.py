@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/looks", tags=["looks"])
 _BLEND_POOL_FACTOR = 4
 
 _NO_CLASSIFIER_NOTE = (
-    "labels need a trained head-attire classifier: run `milliner train classifier`; "
+    "labels need a trained head-attire classifier: run `milliner train classifier --data DIR`; "
     "the server loads it within a few seconds"
 )
 

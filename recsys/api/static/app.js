@@ -25,7 +25,7 @@ const TEXT = {
     noShoppers: "No shoppers with purchases yet.",
     labels: "Labels",
     nothingWorn: "Nothing is worn on the head.",
-    needsClassifier: "Labels need a trained classifier: run `milliner train classifier`.",
+    needsClassifier: "Labels need a trained classifier: run `milliner train classifier --data DIR`.",
   },
   "zh-CN": {
     title: "milliner 演示商店",
@@ -48,7 +48,7 @@ const TEXT = {
     noShoppers: "还没有有购买记录的顾客。",
     labels: "标签",
     nothingWorn: "头上没有佩戴任何东西。",
-    needsClassifier: "标签需要训练好的分类器：请运行 `milliner train classifier`。",
+    needsClassifier: "标签需要训练好的分类器：请运行 `milliner train classifier --data DIR`。",
   },
 };
 
