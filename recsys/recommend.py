@@ -32,7 +32,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from classifier.taxonomy import COLOUR, colour_from_hm, product_type_display
+from classifier.taxonomy import (
+    COLOUR,
+    colour_from_hm,
+    product_type_display,
+    type_from_product_type,
+)
 from recsys.ranker import RankerModel
 from recsys.similarity import SimilarityIndex
 from recsys.visual_neighbours import DEFAULT_NEIGHBOURS, VisualNeighbours
@@ -258,6 +263,8 @@ class Recommender:
         self._departments = aligned["department"].fillna("").astype(str).to_numpy()
         self._types_lower = np.char.lower(self._types.astype(str))
         self._departments_lower = np.char.lower(self._departments.astype(str))
+        # The head-attire type label of each item, "none" for other products.
+        self._attire_types = np.array([type_from_product_type(name) for name in self._types])
 
         # Each shopper's bought columns and the days since they last bought each.
         known = purchases.loc[purchases["article_id"].isin(self._column.keys())]
@@ -332,6 +339,24 @@ class Recommender:
                 if norm > 0:
                     vectors[row] = np.asarray(vector, dtype=np.float32) / norm
         return cls(ranker, vectors, items, purchases, weights=weights)
+
+    def similar_of_type(
+        self, vector: np.ndarray, type_name: str, k: int
+    ) -> list[tuple[str, float]]:
+        """Return up to `k` catalog items of head-attire type `type_name`, most similar first.
+
+        An exact search over every item of that type (from its catalog
+        product type): inner product with `vector`, a unit vector (dim,) in
+        the space of the item vectors, so cosine similarity.
+        """
+        columns = np.flatnonzero(
+            (self._attire_types == type_name) & self._has_vector & self._in_catalog
+        )
+        if columns.size == 0 or k < 1:
+            return []
+        scores = self._vectors[columns] @ np.asarray(vector, dtype=np.float32)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(self.item_ids[columns[i]], float(scores[i])) for i in best]
 
     def has_history(self, customer_id: str) -> bool:
         """Return whether the shopper bought any of the ranker's items."""

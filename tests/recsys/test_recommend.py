@@ -332,3 +332,19 @@ def test_neighbours_of_other_items_raise() -> None:
 
     with pytest.raises(ValueError, match="neighbours has 6 rows"):
         Recommender(fewer, _vectors()[:5], _items(), _purchases(), neighbours=other)
+
+
+def test_similar_of_type_searches_that_type(recommender: Recommender) -> None:
+    query = np.array([0.0, 1.0, 0.0], dtype=np.float32)
+
+    beanies = recommender.similar_of_type(query, "beanie", 5)
+
+    # Only the two beanies, a1 first: it leans towards the query.
+    assert [article_id for article_id, _ in beanies] == ["a1", "a0"]
+    assert beanies[0][1] == pytest.approx(float(_vectors()[1] @ query))
+
+
+def test_similar_of_type_unknown_type_is_empty(recommender: Recommender) -> None:
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    assert recommender.similar_of_type(query, "brimmed_hat", 5) == []
+    assert recommender.similar_of_type(query, "beanie", 0) == []

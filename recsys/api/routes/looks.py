@@ -43,6 +43,23 @@ def _attire_note(state: ServingState) -> str | None:
     return _NO_CLASSIFIER_NOTE
 
 
+def _worn_neighbours(
+    state: ServingState, vector: np.ndarray, worn_type: str, count: int
+) -> list[tuple[str, float]]:
+    """Return `count` items like the head attire worn: items of its type first, then any item.
+
+    A head crop also shows a face, hair and the street, so its nearest
+    neighbours among all items are mostly garments. Items of the worn type
+    are therefore searched apart, and the rest fill up the list.
+    """
+    chosen = state.recommender.similar_of_type(vector, worn_type, count)
+    if len(chosen) < count:
+        taken = {article_id for article_id, _ in chosen}
+        others = state.live.search(vector, count + len(taken))
+        chosen += [neighbour for neighbour in others if neighbour[0] not in taken]
+    return chosen[:count]
+
+
 def _blend_with_history(
     state: ServingState, customer_id: str, neighbours: list[tuple[str, float]], k: int
 ) -> list[tuple[str, float]]:
@@ -94,7 +111,8 @@ def shop_this_look(
 ) -> LookPublic:
     """Find what is worn on the head in a photo and the catalog items that look like it.
 
-    The head region is searched when a person is found. A photo with no
+    The head region is searched when a person is found. When that person
+    wears head attire, items of the type worn come first. A photo with no
     person in it (a product shot, a screenshot of a hat) is searched as a
     whole. With `customer_id` the visual neighbours (4 × k of them) are
     re-ranked by cosine similarity plus the shopper's ranker score,
@@ -117,7 +135,10 @@ def shop_this_look(
     analysis = analyse_photo(state, image, kind=kind)
     blend = customer_id is not None and state.ranker.knows_customer(customer_id)
     pool = k * _BLEND_POOL_FACTOR if blend else k
-    neighbours = state.live.search(analysis.vector, pool)
+    if analysis.kind == "person" and analysis.attire is not None:
+        neighbours = _worn_neighbours(state, analysis.vector, analysis.attire.type.name, pool)
+    else:
+        neighbours = state.live.search(analysis.vector, pool)
     if blend and customer_id is not None:
         neighbours = _blend_with_history(state, customer_id, neighbours, k)
 
