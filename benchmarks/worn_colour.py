@@ -51,14 +51,13 @@ from classifier.images import load_image
 from classifier.metrics import accuracy, bootstrap_interval
 from classifier.predict import HeadAttireClassifier
 from classifier.taxonomy import COLOUR
-from classifier.worn import worn_mask, worn_pixels
+from classifier.worn import frame_on_backdrop, worn_mask, worn_pixels
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPOSITORY.parent / "shared" / "data"
 DEFAULT_LABELS = REPOSITORY / "tests" / "classifier" / "data" / "ccp_hat_colours.csv"
 # Label 20 of the CCP label list is "hat".
 HAT = 20
-BACKDROP = 245
 
 
 def read_labels(path: Path) -> dict[str, str]:
@@ -100,16 +99,6 @@ def hat_mask(ccp_dir: Path, photo: str) -> np.ndarray:
     return hat
 
 
-def hand_cut_out(pixels: np.ndarray, hat: np.ndarray) -> np.ndarray:
-    """Return the hat pixels of the mask pasted on light grey, framed like `worn_pixels`."""
-    rows = np.flatnonzero(hat.any(axis=1))
-    columns = np.flatnonzero(hat.any(axis=0))
-    pasted = np.where(hat[..., None], pixels, np.uint8(BACKDROP)).astype(np.uint8)
-    framed = pasted[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-    margin = round(0.15 * max(framed.shape[:2]))
-    return np.pad(framed, ((margin, margin), (margin, margin), (0, 0)), constant_values=BACKDROP)
-
-
 def measure(args: argparse.Namespace) -> None:
     """Print the figures described in the module docstring."""
     labels = read_labels(args.labels)
@@ -134,7 +123,7 @@ def measure(args: argparse.Namespace) -> None:
         analysis = model.analyse(image, kind="person")
         assert analysis.labels is not None  # set for every photo of a person
         worn.append(COLOUR.index(analysis.labels.colour.name))
-        hand.append(colour_of(hand_cut_out(pixels, hat)))
+        hand.append(colour_of(frame_on_backdrop(pixels, hat)))
         if detection is not None:
             started = time.perf_counter()
             worn_pixels(image, detection.box, detection.face_box)

@@ -34,14 +34,15 @@ from PIL import Image
 
 from classifier.head import Box, skin_mask
 
-__all__ = ["WORN_WORKING_SIDE", "worn_mask", "worn_pixels"]
+__all__ = ["WORN_WORKING_SIDE", "frame_on_backdrop", "worn_mask", "worn_pixels"]
 
 logger = logging.getLogger(__name__)
 
 # GrabCut runs on a copy of the head crop whose longer side is at most this
 # many pixels. On the CCP hat photos, 96, 128 and 160 pixels and full size gave
 # the same overlap with the hand-drawn masks (0.41 to 0.42). At 128 pixels and
-# 3 rounds it took about 28 ms a photo on one core, against 140 ms at full size.
+# 3 rounds it took about 28 ms a photo on one core, against 140 ms at full size
+# and 4 rounds.
 WORN_WORKING_SIDE = 128
 _ITERATIONS = 3
 # The band of probable hat pixels, in face widths beyond each side of the face
@@ -130,8 +131,8 @@ def worn_mask(pixels: np.ndarray, head_box: Box, face_box: Box) -> np.ndarray:
         return np.zeros((height, width), dtype=bool)
     background_model = np.zeros((1, 65), dtype=np.float64)
     foreground_model = np.zeros((1, 65), dtype=np.float64)
-    # GrabCut starts its colour models with k-means, which draws from OpenCV's
-    # random generator of this thread, so a fixed seed makes the mask repeatable.
+    # GrabCut starts its colour models from random k-means centres. Without a
+    # fixed seed, repeated calls on one photo gave different masks (6 of 6 CCP photos).
     cv2.setRNGSeed(0)
     try:
         cv2.grabCut(
@@ -171,11 +172,34 @@ def worn_pixels(image: Image.Image, head_box: Box, face_box: Box) -> np.ndarray:
     crop = pixels[head_box[1] : head_box[3], head_box[0] : head_box[2]]
     if not mask.any():
         return crop
+    return frame_on_backdrop(crop, mask)
+
+
+def frame_on_backdrop(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Return the pixels under `mask` pasted on light grey and framed like a product photo.
+
+    The frame is the mask's bounding box with a margin of light grey on every
+    side, also where the mask reaches the edge of `pixels`, because the colour
+    features take the border as background.
+
+    Args:
+        pixels: uint8 RGB array (H, W, 3).
+        mask: bool array (H, W) with at least one true pixel.
+
+    Returns:
+        uint8 array (h, w, 3), ready for `classifier.colour.pixel_colour_features`.
+
+    Raises:
+        ValueError: the mask is empty or its shape is not (H, W).
+    """
+    if mask.shape != pixels.shape[:2] or not mask.any():
+        raise ValueError(
+            f"expected a non-empty mask of shape {pixels.shape[:2]}, got shape {mask.shape} "
+            f"with {int(mask.sum())} pixels set"
+        )
     rows = np.flatnonzero(mask.any(axis=1))
     columns = np.flatnonzero(mask.any(axis=0))
     margin = round(_MARGIN * max(rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1))
-    pasted = np.where(mask[..., None], crop, np.uint8(_BACKDROP)).astype(np.uint8)
-    # The margin is all backdrop, also where the worn pixels reach the crop's
-    # edge, because the colour features take the border as background.
+    pasted = np.where(mask[..., None], pixels, np.uint8(_BACKDROP)).astype(np.uint8)
     framed = pasted[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
     return np.pad(framed, ((margin, margin), (margin, margin), (0, 0)), constant_values=_BACKDROP)

@@ -263,8 +263,11 @@ class Recommender:
         self._departments = aligned["department"].fillna("").astype(str).to_numpy()
         self._types_lower = np.char.lower(self._types.astype(str))
         self._departments_lower = np.char.lower(self._departments.astype(str))
-        # The head-attire type label of each item, "none" for other products.
-        self._attire_types = np.array([type_from_product_type(name) for name in self._types])
+        # The head-attire type label of each item, "none" for other products,
+        # mapped once per distinct product type.
+        product_types, positions = np.unique(self._types, return_inverse=True)
+        attire_types = [type_from_product_type(name) for name in product_types]
+        self._attire_types = np.asarray(attire_types, dtype=object)[positions]
 
         # Each shopper's bought columns and the days since they last bought each.
         known = purchases.loc[purchases["article_id"].isin(self._column.keys())]

@@ -11,7 +11,7 @@ from PIL import Image
 
 from classifier.head import detect_head
 from classifier.images import load_image
-from classifier.worn import worn_mask, worn_pixels
+from classifier.worn import frame_on_backdrop, worn_mask, worn_pixels
 
 # CCP label 20 is "hat".
 HAT = 20
@@ -93,3 +93,9 @@ def test_mask_overlaps_hand_drawn_hat(shared_data: Path, photo: str, least_overl
 
     drawn = np.asarray(labels["groundtruth"])[y0:y1, x0:x1] == HAT
     assert (mask & drawn).sum() / (mask | drawn).sum() >= least_overlap
+
+
+def test_frame_rejects_empty_mask() -> None:
+    pixels, _, _ = _drawn_person()
+    with pytest.raises(ValueError, match="non-empty mask"):
+        frame_on_backdrop(pixels, np.zeros(pixels.shape[:2], dtype=bool))
