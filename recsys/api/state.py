@@ -65,8 +65,8 @@ class ServingState:
         ranker_version, classifier_version: directory names of the loaded versions.
         classifier_error: why the newest published classifier cannot be loaded,
             or None. Recommendations and search go on without it.
-        failed_classifier_version: the version that `classifier_error` is about;
-            it is not tried again until another version is published.
+        failed_classifier_version: the version that `classifier_error` is about.
+            It is not tried again until another version is published.
     """
 
     settings: Settings
@@ -240,7 +240,7 @@ def load_published_changes(state: ServingState) -> dict[str, Any] | None:
 
     Raises:
         ArtifactMissingError, ModelLoadError: a new index or ranker version
-            cannot be loaded; the caller keeps serving `state`.
+            cannot be loaded, so the caller keeps serving `state`.
     """
     index_version, ranker_version, classifier_version = published_versions(state.settings)
     changes: dict[str, Any] = {}

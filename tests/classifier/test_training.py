@@ -164,9 +164,7 @@ def test_analyse_person_photo_finds_head(loaded: HeadAttireClassifier, shared_da
     assert y1 <= image.height / 2
 
 
-def test_analyse_person_photo_reads_colour_from_worn_pixels(
-    loaded: HeadAttireClassifier, shared_data: Path
-) -> None:
+def test_person_colour_from_worn_pixels(loaded: HeadAttireClassifier, shared_data: Path) -> None:
     image = load_image(shared_data / "ccp" / "photos" / f"{CCP_HAT_PHOTO}.jpg")
     detection = detect_head(image)
     assert detection is not None

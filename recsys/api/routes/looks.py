@@ -52,11 +52,13 @@ def _worn_neighbours(
     neighbours among all items are mostly garments. Items of the worn type
     are therefore searched apart, and the rest fill up the list.
     """
+    # NOTE: the type search covers the catalog as the recommender was built,
+    # so items added through the API since then only appear among the rest.
     chosen = state.recommender.similar_of_type(vector, worn_type, count)
     if len(chosen) < count:
-        taken = {article_id for article_id, _ in chosen}
-        others = state.live.search(vector, count + len(taken))
-        chosen += [neighbour for neighbour in others if neighbour[0] not in taken]
+        chosen_ids = {article_id for article_id, _ in chosen}
+        others = state.live.search(vector, count + len(chosen_ids))
+        chosen += [neighbour for neighbour in others if neighbour[0] not in chosen_ids]
     return chosen[:count]
 
 
